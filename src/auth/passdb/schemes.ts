@@ -1,0 +1,125 @@
+/**
+ * Password schemes of `{SCHEME}secret` strings, as Dovecot's passwd-files write them.
+ * Salted digests are base64(digest(password + salt) + salt); unsalted ones base64 or hex.
+ */
+import { sha1 } from "@noble/hashes/legacy.js";
+import { sha256, sha512 } from "@noble/hashes/sha2.js";
+import { constantTimeEqual } from "./constant-time.ts";
+import { isShaCrypt, verifyShaCrypt } from "./sha-crypt.ts";
+
+export interface StoredSecret {
+  /** Upper-case scheme name without braces, e.g. "SSHA256". */
+  readonly scheme: string;
+  readonly secret: string;
+}
+
+const utf8 = new TextEncoder();
+
+/** A passwd-file entry without `{SCHEME}` is crypt(3) output, as in Dovecot's default_pass_scheme. */
+const DEFAULT_SCHEME = "CRYPT";
+
+const PLAINTEXT_SCHEMES = new Set(["PLAIN", "CLEARTEXT"]);
+
+type Digest = { readonly fn: (data: Uint8Array) => Uint8Array; readonly size: number; readonly salted: boolean };
+
+const DIGEST_SCHEMES: Record<string, Digest> = {
+  SHA: { fn: sha1, size: 20, salted: false },
+  SSHA: { fn: sha1, size: 20, salted: true },
+  SHA1: { fn: sha1, size: 20, salted: false },
+  SHA256: { fn: sha256, size: 32, salted: false },
+  SSHA256: { fn: sha256, size: 32, salted: true },
+  SHA512: { fn: sha512, size: 64, salted: false },
+  SSHA512: { fn: sha512, size: 64, salted: true },
+};
+
+const CRYPT_SCHEMES = new Set(["CRYPT", "SHA512-CRYPT", "SHA256-CRYPT"]);
+
+export function parseStoredSecret(field: string): StoredSecret {
+  const m = /^\{([^}]+)\}/.exec(field);
+  if (!m) return { scheme: DEFAULT_SCHEME, secret: field };
+  return { scheme: m[1]!.toUpperCase(), secret: field.slice(m[0].length) };
+}
+
+export function isPlaintextScheme(s: StoredSecret): boolean {
+  return PLAINTEXT_SCHEMES.has(s.scheme);
+}
+
+/** Whether this build can verify the secret at all (unknown schemes never match). */
+export function isSupportedSecret(s: StoredSecret): boolean {
+  if (PLAINTEXT_SCHEMES.has(s.scheme)) return true;
+  if (CRYPT_SCHEMES.has(s.scheme)) return isShaCrypt(s.secret);
+  return decodeDigestSecret(s) !== undefined;
+}
+
+/**
+ * Secrets that cost the same to check fall into the same class: the unknown-user path borrows a secret
+ * of the most common class so that its timing matches a wrong password.
+ */
+function costClass(s: StoredSecret): string {
+  if (CRYPT_SCHEMES.has(s.scheme)) {
+    const rounds = /^\$([56])\$(rounds=\d+\$)?/.exec(s.secret);
+    return rounds ? `CRYPT$${rounds[1]}$${rounds[2] ?? ""}` : s.scheme;
+  }
+  return s.scheme;
+}
+
+const EMPTY_DECOY: StoredSecret = { scheme: "PLAIN", secret: "" };
+
+/** A supported secret of the most common cost class (the first such one), for unknown users to be
+ *  checked against; an empty database gets a cheap plaintext decoy. */
+export function pickDecoy(secrets: Iterable<StoredSecret>): StoredSecret {
+  const classes = new Map<string, { count: number; sample: StoredSecret }>();
+  let decoy = EMPTY_DECOY;
+  let best = 0;
+  for (const s of secrets) {
+    if (!isSupportedSecret(s)) continue;
+    const cls = costClass(s);
+    const entry = classes.get(cls) ?? { count: 0, sample: s };
+    entry.count++;
+    classes.set(cls, entry);
+    if (entry.count > best) {
+      best = entry.count;
+      decoy = entry.sample;
+    }
+  }
+  return decoy;
+}
+
+function decodeDigestSecret(s: StoredSecret): { digest: Uint8Array; salt: Uint8Array; d: Digest } | undefined {
+  const d = DIGEST_SCHEMES[s.scheme];
+  if (!d) return undefined;
+  let raw: Uint8Array;
+  if (!d.salted && s.secret.length === d.size * 2 && /^[0-9a-fA-F]+$/.test(s.secret)) {
+    raw = Buffer.from(s.secret, "hex");
+  } else if (/^[A-Za-z0-9+/]+={0,2}$/.test(s.secret)) {
+    raw = Buffer.from(s.secret, "base64");
+  } else {
+    return undefined;
+  }
+  if (d.salted ? raw.length <= d.size : raw.length !== d.size) return undefined;
+  return { digest: raw.subarray(0, d.size), salt: raw.subarray(d.size), d };
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}
+
+/** Checks a password against a stored secret. Unknown or malformed secrets never match. */
+export function verifySecret(s: StoredSecret, password: string): boolean {
+  const pw = utf8.encode(password);
+  if (PLAINTEXT_SCHEMES.has(s.scheme)) {
+    // Comparing digests hides the stored password's length and where the two first differ.
+    return constantTimeEqual(sha256(pw), sha256(utf8.encode(s.secret)));
+  }
+  if (CRYPT_SCHEMES.has(s.scheme)) {
+    if (s.scheme === "SHA512-CRYPT" && !s.secret.startsWith("$6$")) return false;
+    if (s.scheme === "SHA256-CRYPT" && !s.secret.startsWith("$5$")) return false;
+    return verifyShaCrypt(password, s.secret);
+  }
+  const decoded = decodeDigestSecret(s);
+  if (!decoded) return false;
+  return constantTimeEqual(decoded.d.fn(concat(pw, decoded.salt)), decoded.digest);
+}

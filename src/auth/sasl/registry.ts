@@ -1,0 +1,101 @@
+/**
+ * The SASL mechanisms this server offers, in the order CAPA `SASL` and bare `AUTH` list them (§4.5, §6.4).
+ * A new mechanism is one file exporting a SaslMechanism plus one entry in IMPLEMENTED.
+ */
+import { type SaslMechanism, SASL_ERR } from "./mechanism.ts";
+import { PLAIN } from "./plain.ts";
+import { LOGIN } from "./login.ts";
+import { CRAM_MD5 } from "./cram-md5.ts";
+
+export interface MechanismFilter {
+  tlsActive: boolean;
+  allowPlaintext: boolean;
+  externalSsf: number;
+  /** sasl_mech_list: space separated; restricts and orders. */
+  mechList?: string;
+  allowAnonymous: boolean;
+}
+
+const IMPLEMENTED: readonly SaslMechanism[] = [PLAIN, LOGIN, CRAM_MD5];
+
+/** libsasl's listing order as a stock Cyrus shows it (transcripts/cyrus-exact.txt), with the channel-binding
+ *  variants next to their base mechanism as libsasl lists them under TLS. */
+const LIBSASL_ORDER = [
+  "EXTERNAL",
+  "SCRAM-SHA-512-PLUS",
+  "SCRAM-SHA-512",
+  "SCRAM-SHA-384-PLUS",
+  "SCRAM-SHA-384",
+  "SCRAM-SHA-256-PLUS",
+  "SCRAM-SHA-256",
+  "SCRAM-SHA-224-PLUS",
+  "SCRAM-SHA-224",
+  "SCRAM-SHA-1-PLUS",
+  "SCRAM-SHA-1",
+  "DIGEST-MD5",
+  "CRAM-MD5",
+  "NTLM",
+  "PLAIN",
+  "LOGIN",
+  "ANONYMOUS",
+];
+
+function rank(name: string): number {
+  const i = LIBSASL_ORDER.indexOf(name);
+  return i < 0 ? LIBSASL_ORDER.length : i;
+}
+
+const BY_DEFAULT_ORDER = [...IMPLEMENTED].sort((a, b) => rank(a.name) - rank(b.name));
+
+/** An external security layer above 1 (`-p`) counts as protection, like TLS (§6.2, surprise 3). */
+const MIN_PROTECTING_SSF = 2;
+
+function plaintextAllowed(f: MechanismFilter): boolean {
+  return f.tlsActive || f.allowPlaintext || f.externalSsf >= MIN_PROTECTING_SSF;
+}
+
+function parseMechList(list: string): string[] {
+  return list
+    .split(/[\s,]+/)
+    .filter((n) => n !== "")
+    .map((n) => n.toUpperCase());
+}
+
+/** Mechanisms named by sasl_mech_list (in its order), or all of them in libsasl's order. */
+function candidates(f: MechanismFilter): SaslMechanism[] {
+  if (f.mechList === undefined || f.mechList.trim() === "") return BY_DEFAULT_ORDER;
+  const out: SaslMechanism[] = [];
+  for (const name of parseMechList(f.mechList)) {
+    const m = IMPLEMENTED.find((x) => x.name === name);
+    if (m && !out.includes(m)) out.push(m);
+  }
+  return out;
+}
+
+/** Conditions beyond sasl_mech_list: why a known mechanism is hidden right now, or undefined. */
+function hiddenBecause(m: SaslMechanism, f: MechanismFilter): string | undefined {
+  if (m.plaintext && !plaintextAllowed(f)) return SASL_ERR.encryptionNeeded;
+  if (m.name === "ANONYMOUS" && !f.allowAnonymous) return SASL_ERR.noMechanism;
+  if (m.name === "EXTERNAL" && f.externalSsf <= 0) return SASL_ERR.noMechanism;
+  if (m.name.endsWith("-PLUS") && !f.tlsActive) return SASL_ERR.noMechanism;
+  return undefined;
+}
+
+export function listMechanisms(filter: MechanismFilter): SaslMechanism[] {
+  return candidates(filter).filter((m) => hiddenBecause(m, filter) === undefined);
+}
+
+export function findMechanism(name: string, filter: MechanismFilter): SaslMechanism | undefined {
+  const wanted = name.toUpperCase();
+  return listMechanisms(filter).find((m) => m.name === wanted);
+}
+
+/**
+ * The libsasl error string for `AUTH <name>` when findMechanism gives nothing: PLAIN or LOGIN without
+ * TLS is "encryption needed to use mechanism", anything else unknown or hidden "no mechanism available" (§6.4).
+ */
+export function mechanismUnavailableReason(name: string, filter: MechanismFilter): string {
+  const wanted = name.toUpperCase();
+  const m = candidates(filter).find((x) => x.name === wanted);
+  return (m && hiddenBecause(m, filter)) ?? SASL_ERR.noMechanism;
+}

@@ -1,0 +1,191 @@
+/**
+ * Every imapd.conf option pop3d reads: type, default, unit and why it exists (§9.2, §7, §10).
+ * Defaults follow Cyrus 3.12 unless the doc says otherwise. Keys the table does not know go to
+ * the overflow table (Config.raw).
+ */
+import { hostname } from "node:os";
+import type { DurationUnit } from "./values.ts";
+
+export interface SwitchSpec { readonly type: "switch"; readonly default: boolean; readonly doc: string }
+export interface IntSpec { readonly type: "int"; readonly default: number; readonly doc: string }
+export interface EnumSpec {
+  readonly type: "enum";
+  readonly values: readonly string[];
+  readonly default: string;
+  readonly doc: string;
+}
+/** A Cyrus STRINGLIST: a string restricted to fixed words, without the enum on/off synonyms. */
+export interface StringListSpec {
+  readonly type: "stringlist";
+  readonly values: readonly string[];
+  readonly default: string;
+  readonly doc: string;
+}
+/** `default` is written the way imapd.conf would say it; `unit` applies to bare numbers. */
+export interface DurationSpec {
+  readonly type: "duration";
+  readonly default: string;
+  readonly unit: DurationUnit;
+  readonly doc: string;
+}
+export interface StringSpec {
+  readonly type: "string";
+  readonly default: string | undefined;
+  /** For defaults that depend on the machine; computed at lookup. */
+  readonly computedDefault?: { readonly describe: string; readonly compute: () => string };
+  readonly doc: string;
+}
+export type OptionSpec = SwitchSpec | IntSpec | EnumSpec | StringListSpec | DurationSpec | StringSpec;
+export type OptionType = OptionSpec["type"];
+
+const sw = (d: boolean, doc: string) => ({ type: "switch", default: d, doc }) as const;
+const int = (d: number, doc: string) => ({ type: "int", default: d, doc }) as const;
+const dur = (d: string, unit: DurationUnit, doc: string) => ({ type: "duration", default: d, unit, doc }) as const;
+const str = (d: string | undefined, doc: string) => ({ type: "string", default: d, doc }) as const;
+const oneOf = <V extends readonly string[]>(values: V, d: V[number], doc: string) =>
+  ({ type: "enum", values, default: d, doc }) as const;
+const listOf = <V extends readonly string[]>(values: V, d: V[number], doc: string) =>
+  ({ type: "stringlist", values, default: d, doc }) as const;
+
+const POP = {
+  popminpoll: dur("0", "m", "Minimum time between two logins of one user; 0 = no limit (§5.8)."),
+  poppollpadding: int(1, "Logins allowed faster than popminpoll before it bites; one comes back every popminpoll (§5.8)."),
+  poptimeout: dur("10m", "m", "Idle autologout timer; below 10m it is raised to 10m as RFC 1939 §3 requires (§5.11)."),
+  popexpiretime: dur("-1", "d", "Retention advertised by CAPA EXPIRE; negative = NEVER (§5.9)."),
+  popuseacl: sw(false, "Enforce the owner's ACL rights r, t and s on the maildrop (§5.10)."),
+  popuseimapflags: sw(false, "Hide \\Deleted messages and set \\Seen on retrieved ones (§5.10)."),
+  popsubfolders: sw(false, "Let user+folder logins reach subfolders of INBOX (§5.10)."),
+  uidl_format: oneOf(["cyrus", "uidonly", "dovecot", "courier"] as const, "cyrus",
+    "UIDL shape: cyrus = UIDVALIDITY.UID, uidonly = UID, dovecot/courier = those servers' forms (§5.3)."),
+} as const;
+
+const AUTH = {
+  allowapop: sw(true, "Offer APOP (a challenge in the greeting) when passwords allow it (§6.3)."),
+  allowplaintext: sw(false, "Allow USER/PASS and PLAIN/LOGIN without TLS or an external layer (-p > 1)."),
+  allowanonymouslogin: sw(false, "Accept user \"anonymous\" with any password, and SASL ANONYMOUS."),
+  tls_required: sw(false, "Offer and allow no authentication at all before TLS."),
+  failedloginpause: dur("3s", "s", "Pause before answering a failed login (§6.5)."),
+  plaintextloginpause: dur("0", "s", "Pause after a successful plaintext login without TLS (§6.5)."),
+  sasl_minimum_layer: int(0, "Minimum SASL security strength factor a client must reach."),
+  sasl_maximum_layer: int(256, "Maximum SASL security strength factor offered."),
+  admins: str("", "Space-separated userids with admin rights; they may log in as other users (§6.6)."),
+  proxyservers: str(undefined, "Space-separated userids allowed to log in as any other user (§6.6)."),
+  loginrealms: str("", "Space-separated realms whose user@realm identities may log in (§6.1)."),
+  virtdomains: oneOf(["off", "userid", "on"] as const, "off",
+    "Virtual domains: off ignores them, userid takes user@domain, on also the server address (§6.1)."),
+  defaultdomain: str("internal", "Domain that user@defaultdomain folds into when virtdomains is on (§6.1)."),
+  username_tolower: sw(true, "Lowercase user names before authentication (§6.1)."),
+  unixhierarchysep: sw(true, "Use '/' as mailbox separator, so user names may contain dots (§6.1)."),
+  auth_mech: listOf(["unix", "pts", "krb5", "mboxgroups"] as const, "unix",
+    "Identity and group mechanism; unix limits canonical names to 80 bytes (§6.1)."),
+  userdeny_db: listOf(["flat", "skiplist", "sql", "twoskip", "zeroskip"] as const, "flat",
+    "Database type of <configdirectory>/user_deny.db, the per-service deny list."),
+  sasl_pwcheck_method: str("auxprop",
+    "How passwords are checked: space-separated saslauthd, auxprop, and our passwd-file (§6.7)."),
+  sasl_auxprop_plugin: str(undefined, "Auxprop plugins for auxprop checks; we read sasldb (unset = all we have)."),
+  sasl_mech_list: str(undefined, "Space-separated SASL mechanisms to offer (unset = every one we support)."),
+  sasl_saslauthd_path: str("/var/run/saslauthd/mux", "saslauthd socket for sasl_pwcheck_method saslauthd (libsasl's default)."),
+  sasl_sasldb_path: str("/etc/sasldb2", "sasldb file of the sasldb auxprop plugin (libsasl's default)."),
+  pop3_passwd_file: str(undefined, "Our extension: passwd-file for sasl_pwcheck_method passwd-file, one user:hash line each."),
+} as const;
+
+const TLS = {
+  allowstarttls: sw(false, "Offer STLS on plain connections; since 3.12.1 a certificate alone is not enough (§7)."),
+  tls_server_cert: str(undefined, "PEM certificate chain; unset or \"disabled\" = no TLS. Two comma-separated files (RSA, EC) allowed."),
+  tls_server_key: str(undefined, "PEM private key of tls_server_cert; unset = the key is inside tls_server_cert."),
+  tls_server_ca_file: str(undefined, "PEM CA certificates Cyrus uses to verify servers when it is the TLS client (§7)."),
+  tls_client_ca_file: str(undefined, "PEM CA certificates that verify client certificates (§7)."),
+  tls_client_ca_dir: str(undefined, "Directory of hashed CA certificates that verify client certificates (§7)."),
+  tls_client_certs: oneOf(["off", "optional", "require"] as const, "optional",
+    "Ask clients for a certificate when a client CA loads: off, optional or require (§7)."),
+  tls_versions: str("tls1_2 tls1_3",
+    "TLS versions to allow. Our default drops tls1_0 and tls1_1, which Cyrus allows, because RFC 8996 deprecates them."),
+  tls_ciphers: str("DEFAULT", "OpenSSL cipher list for TLS up to 1.2; DEFAULT = the TLS library's own list."),
+  tls_prefer_server_ciphers: sw(false, "Choose the cipher by our order rather than the client's."),
+  tls_eccurve: str("prime256v1", "Elliptic curve for ECDHE key exchange."),
+  tls_crl_file: str(undefined, "PEM certificate revocation list checked against client certificates."),
+  tls_session_timeout: dur("24h", "m", "How long a TLS session may be resumed; 0 disables resumption, at most 24h (§7)."),
+  tls_sessions_db_path: str("{configdirectory}/tls_sessions.db", "Cyrus's TLS session cache database."),
+} as const;
+
+const IDENTITY_AND_LOGGING = {
+  servername: {
+    ...str(undefined, "Host name shown in the greeting and used in session ids (§3, §10)."),
+    computedDefault: { describe: "the host name (gethostname)", compute: () => hostname() },
+  },
+  serverinfo: oneOf(["off", "min", "on"] as const, "on", "How much of our name and version the greeting and CAPA show (§3)."),
+  syslog_prefix: str(undefined, "Syslog ident becomes <prefix>/<service>; $CYRUS_SYSLOG_PREFIX takes precedence (§10)."),
+  syslog_facility: str("LOCAL6",
+    "DAEMON, MAIL, NEWS, USER or LOCAL0-LOCAL7, any case; Cyrus logs and keeps LOCAL6 on anything else (§10)."),
+  chatty: sw(false, "Syslog every command."),
+  telemetry_bysessionid: sw(false, "Name telemetry files <service>-<sessionid> instead of <service>-<pid> (§8)."),
+  auditlog: sw(false, "Syslog traffic byte counts at session end."),
+  iolog: sw(false, "Syslog \"POP session stats\" I/O byte counts at session end."),
+  debug_command: str(undefined, "printf format run by the shell for -D, given argv[0], pid and service (§1)."),
+  fatals_abort: sw(false, "Abort with a core dump on fatal errors instead of exiting."),
+  prometheus_enabled: sw(false, "Cyrus's Prometheus counters; accepted so shared configs load, we export none."),
+} as const;
+
+const LIMITS = {
+  maxlogins_per_host: int(0, "Most logged-in sessions of this service per client host; 0 = no limit."),
+  maxlogins_per_user: int(0, "Most logged-in sessions of this service per user; 0 = no limit."),
+  readonly: sw(false, "Every session is read-only: DELE is refused."),
+  statuscache: sw(false, "Update Cyrus's IMAP status cache when a session changes a mailbox."),
+  disconnect_on_vanished_mailbox: sw(false, "Close the session if its maildrop is removed, instead of seeing it empty."),
+  tcp_keepalive: sw(false, "Enable TCP keepalive on client connections."),
+  tcp_keepalive_cnt: int(0, "Keepalive probes before the connection is dropped; 0 = system default."),
+  tcp_keepalive_idle: dur("0", "s", "Idle time before keepalive probes start; 0 = system default."),
+  tcp_keepalive_intvl: dur("0", "s", "Time between keepalive probes; 0 = system default."),
+} as const;
+
+const PATHS_AND_STORES = {
+  configdirectory: str(undefined, "Cyrus's state directory (telemetry logs, proc files, databases). Required, absolute, not /."),
+  proc_path: str("{configdirectory}/proc", "Directory of per-process status files; absolute, not /."),
+  defaultpartition: str(undefined, "Default Cyrus partition (alphanumeric); its partition-<name> is read with pop3_mailstore cyrus."),
+  pop3_mailstore: oneOf(["cyrus", "maildir", "mbox"] as const, "maildir",
+    "Our extension: where mail lives. maildir needs no Cyrus databases, so it is the default; cyrus reads a Cyrus spool."),
+  pop3_maildir_path: str("/var/mail/%u/Maildir", "Our extension: Maildir template; %u user, %d domain, %n local part."),
+  pop3_mbox_path: str("/var/mail/%u", "Our extension: mbox file template; %u user, %d domain, %n local part."),
+  pop3_listen: str(undefined, "Our extension: standalone listen list, whitespace-separated [addr:]port, used without --listen."),
+} as const;
+
+export const OPTION_GROUPS = {
+  "POP behaviour": POP,
+  Authentication: AUTH,
+  TLS,
+  "Identity and logging": IDENTITY_AND_LOGGING,
+  "Limits and connections": LIMITS,
+  "Paths and mail stores": PATHS_AND_STORES,
+} as const;
+
+export const OPTIONS = {
+  ...POP,
+  ...AUTH,
+  ...TLS,
+  ...IDENTITY_AND_LOGGING,
+  ...LIMITS,
+  ...PATHS_AND_STORES,
+} as const satisfies Record<string, OptionSpec>;
+
+export type OptionName = keyof typeof OPTIONS;
+
+/**
+ * Old names Cyrus 3.12 still accepts (with a warning) for options in the table: their value is
+ * used when the new name is not set.
+ */
+export const DEPRECATED_OPTIONS = {
+  tls_cert_file: "tls_server_cert",
+  tls_key_file: "tls_server_key",
+  tls_ca_file: "tls_client_ca_file",
+  tls_ca_path: "tls_client_ca_dir",
+  tls_cipher_list: "tls_ciphers",
+  tlscache_db_path: "tls_sessions_db_path",
+} as const satisfies Record<string, OptionName>;
+
+export function isOptionName(key: string): key is OptionName {
+  return Object.hasOwn(OPTIONS, key);
+}
+
+export function optionSpec(name: OptionName): OptionSpec {
+  return OPTIONS[name];
+}

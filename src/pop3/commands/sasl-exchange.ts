@@ -1,0 +1,101 @@
+/**
+ * AUTH (RFC 5034 with Cyrus's framing, §6.4): mechanism discovery, the initial response ("=" for
+ * empty), "+ <base64>" continuations, "*" to cancel, and the failure/success replies.
+ */
+import type { Session } from "../session.ts";
+import { R, authReadFailed, authenticatingFailed } from "../responses.ts";
+import { availableMechanisms, mechanismNamed, unavailableReason } from "./mechanisms.ts";
+import { badLoginPause, loginLogLine, openMaildrop } from "./login.ts";
+import { lineContent, isSpace, bytesToText } from "../parser.ts";
+import { PassDbUnavailable } from "../../auth/passdb/passdb.ts";
+import { canonicalizeUser } from "../../auth/canonical.ts";
+import type { SaslContext } from "../../auth/sasl/mechanism.ts";
+import { MAX_SASL_LINE } from "../../limits.ts";
+
+/** Strict base64 for continuations; `lenient` tolerates a truncated final quantum (initial response). */
+export function decodeBase64(text: string, lenient: boolean): Uint8Array | undefined {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text)) return undefined;
+  const unpadded = text.replace(/=+$/, "");
+  if (!lenient && text.length % 4 !== 0) return undefined;
+  if (unpadded.length % 4 === 1) return undefined;
+  return Buffer.from(unpadded, "base64");
+}
+
+function saslContext(session: Session): SaslContext {
+  const s = session.settings;
+  return {
+    passdb: session.passdb,
+    canonicalize: (raw) => canonicalizeUser(raw, s.canonical),
+    // §6.6: only admins and proxyservers may act for another user
+    mayProxy: (authcid) => s.admins.has(authcid) || s.proxyServers.has(authcid),
+    servername: s.servername,
+    tlsActive: session.tlsActive,
+  };
+}
+
+export async function authenticate(session: Session, argument: string | undefined): Promise<void> {
+  const s = session.settings;
+  if (s.tlsRequired && !session.tlsActive) return session.send(R.authNeedsLayer);
+  if (session.pendingUser) return session.send(R.mustGivePass);
+  const host = session.io.clientHost;
+  // "AUTH" alone, or with only blanks (Outlook), lists the mechanisms
+  if (argument === undefined || argument.length === 0) {
+    session.send(R.mechListFollows);
+    for (const mech of availableMechanisms(session)) session.send(mech.name);
+    session.send(".");
+    return;
+  }
+  let cut = 0;
+  while (cut < argument.length && !isSpace(argument.charCodeAt(cut))) cut++;
+  const mechName = argument.slice(0, cut);
+  const initialText = cut < argument.length ? argument.slice(cut + 1) : undefined;
+
+  const fail = async (reason: string, user?: string) => {
+    session.log.notice(`badlogin: ${host} ${mechName} (${user ?? "-notset-"}) [${reason}]`);
+    await badLoginPause(session);
+    session.send(authenticatingFailed(reason));
+  };
+
+  const mech = mechanismNamed(session, mechName);
+  if (!mech) return fail(unavailableReason(session, mechName));
+
+  let response: Uint8Array | null = null;
+  if (initialText !== undefined) {
+    const decoded = initialText === "=" ? new Uint8Array(0) : decodeBase64(initialText, true);
+    if (!decoded) return fail("bad protocol / cancel");
+    response = decoded;
+  }
+  const exchange = mech.start(saslContext(session));
+  for (;;) {
+    let step;
+    try {
+      step = await exchange.step(response);
+    } catch (error) {
+      if (!(error instanceof PassDbUnavailable)) throw error;
+      session.log.err(`badlogin: ${host} ${mechName} (-notset-) [password backend unavailable: ${error.message}]`);
+      return session.send(R.authUnavailable);
+    }
+    if (session.isOver) return;
+    if (step.type === "failure") return fail(step.reason, step.user);
+    if (step.type === "success") {
+      session.loggedInViaSasl = true;
+      session.log.notice(loginLogLine(session, step.user, step.subfolder, mechName));
+      return openMaildrop(session, step.user, step.subfolder);
+    }
+    // "+ " with nothing after it for an empty challenge (§6.4)
+    session.send("+ " + Buffer.from(step.data).toString("base64"));
+    const line = await session.nextLine(MAX_SASL_LINE);
+    if (line === null) {
+      if (!session.isOver) session.send(authReadFailed(""));
+      return;
+    }
+    const text = bytesToText(lineContent(line));
+    if (text.startsWith("*")) {
+      session.log.notice(`badlogin: ${host} ${mechName} (-notset-) [client canceled authentication]`);
+      return session.send(R.authCanceled);
+    }
+    const decoded = decodeBase64(text, false);
+    if (!decoded) return fail("bad protocol / cancel");
+    response = decoded;
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * Resumable framing of the client's byte stream into lines, the way Cyrus's prot_fgets does it
+ * (§4.1): a "line" is everything up to and including LF, but never more than `maxLength` bytes —
+ * a longer line is cut and its rest comes back as the next line. At end of input a final line
+ * without LF is still returned. Pure: the same bytes in any chunking give the same lines, and a
+ * client trickling a long line byte by byte costs linear, not quadratic, time.
+ */
+const INITIAL_CAPACITY = 1024;
+
+export class LineReader {
+  private buf = Buffer.allocUnsafe(0);
+  private head = 0;
+  private tail = 0;
+  /** Bytes after `head` already searched for LF without finding one. */
+  private searched = 0;
+  private ended = false;
+
+  /** Bytes received but not yet returned as lines. */
+  get pendingBytes(): number {
+    return this.tail - this.head;
+  }
+
+  get atEnd(): boolean {
+    return this.ended && this.head === this.tail;
+  }
+
+  push(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    if (this.tail + chunk.length > this.buf.length) this.makeRoom(chunk.length);
+    this.buf.set(chunk, this.tail);
+    this.tail += chunk.length;
+  }
+
+  /** No more input will come: a trailing partial line becomes returnable. */
+  end(): void {
+    this.ended = true;
+  }
+
+  /** Drop everything buffered (STLS discards pipelined input, §7). */
+  discard(): void {
+    this.head = this.tail = this.searched = 0;
+  }
+
+  /**
+   * The next line including its LF (if any), at most `maxLength` bytes, as a fresh copy; null when
+   * no complete line is buffered yet (or, after end(), when nothing is left).
+   */
+  next(maxLength: number): Buffer | null {
+    const available = this.tail - this.head;
+    if (available === 0) return null;
+    const limit = this.head + Math.min(available, maxLength);
+    const from = this.head + Math.min(this.searched, limit - this.head);
+    const lf = this.buf.indexOf(10, from);
+    let cut: number;
+    if (lf >= 0 && lf < limit) cut = lf + 1 - this.head;
+    else if (available >= maxLength) cut = maxLength;
+    else if (this.ended) cut = available;
+    else {
+      this.searched = available;
+      return null;
+    }
+    const line = Buffer.from(this.buf.subarray(this.head, this.head + cut));
+    this.head += cut;
+    this.searched = 0;
+    if (this.head === this.tail) this.head = this.tail = 0;
+    return line;
+  }
+
+  private makeRoom(incoming: number): void {
+    const pending = this.tail - this.head;
+    const needed = pending + incoming;
+    if (needed <= this.buf.length && this.head > 0) {
+      this.buf.copy(this.buf, 0, this.head, this.tail);
+    } else {
+      const next = Buffer.allocUnsafe(Math.max(INITIAL_CAPACITY, needed * 2));
+      this.buf.copy(next, 0, this.head, this.tail);
+      this.buf = next;
+    }
+    this.head = 0;
+    this.tail = pending;
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Turning one framed line into a command, with Cyrus's exact rules (§4.1):
+ * strip one LF then one CR; a NUL ends the line; the keyword runs to the first C isspace byte;
+ * the argument's leading whitespace is skipped except for PASS; trailing whitespace is kept.
+ */
+
+export interface Command {
+  /** Lowercased keyword; "" when the line starts with whitespace or is empty. */
+  readonly keyword: string;
+  /** The argument, or undefined when no whitespace followed the keyword. */
+  readonly argument: string | undefined;
+  /** Keyword followed by whitespace but nothing else (e.g. "STAT "): Cyrus answers "Syntax error". */
+  readonly emptyArgument: boolean;
+}
+
+/** C isspace(): space, \t, \n, \v, \f, \r. */
+export function isSpace(byte: number): boolean {
+  return byte === 32 || (byte >= 9 && byte <= 13);
+}
+
+/** Strip the line terminator the Cyrus way and cut at the first NUL. */
+export function lineContent(line: Uint8Array): Uint8Array {
+  let end = line.length;
+  if (end > 0 && line[end - 1] === 10) end--;
+  if (end > 0 && line[end - 1] === 13) end--;
+  const nul = line.subarray(0, end).indexOf(0);
+  if (nul >= 0) end = nul;
+  return line.subarray(0, end);
+}
+
+/** Bytes are carried as latin1 so that every byte survives unchanged into the string. */
+export function bytesToText(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("latin1");
+}
+
+export function parseCommand(line: Uint8Array): Command {
+  const content = lineContent(line);
+  let k = 0;
+  while (k < content.length && !isSpace(content[k]!)) k++;
+  const keyword = bytesToText(content.subarray(0, k)).toLowerCase();
+  if (k === content.length) return { keyword, argument: undefined, emptyArgument: false };
+  let a = k + 1;
+  if (keyword !== "pass") {
+    while (a < content.length && isSpace(content[a]!)) a++;
+  }
+  const argument = bytesToText(content.subarray(a));
+  return { keyword, argument, emptyArgument: argument.length === 0 };
+}
+
+export type NumberParse = { ok: true; value: number } | { ok: false; error: "nan" | "extra" };
+
+/**
+ * §4.3 message numbers: skip leading whitespace, decimal digits only into a uint32 (leading zeros
+ * fine, no sign), then nothing may follow — not even a space.
+ */
+export function parseMessageNumber(text: string): NumberParse {
+  const r = scanUint32(text, 0);
+  if (!r) return { ok: false, error: "nan" };
+  if (r.end !== text.length) return { ok: false, error: "extra" };
+  return { ok: true, value: r.value };
+}
+
+/** Skip whitespace, read a uint32; null when there are no digits or the value overflows. */
+export function scanUint32(text: string, from: number): { value: number; end: number } | null {
+  let i = from;
+  while (i < text.length && isSpace(text.charCodeAt(i))) i++;
+  const start = i;
+  let value = 0;
+  while (i < text.length) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) break;
+    value = value * 10 + (c - 48);
+    if (value > 0xffffffff) return null;
+    i++;
+  }
+  if (i === start) return null;
+  return { value, end: i };
+}
+
+export type TopParse =
+  | { ok: true; message: number; lines: number }
+  | { ok: false; error: "missing" | "lines" | "extra" };
+
+/**
+ * TOP's own parser (§4.4): a bad or lone message number is "Missing argument"; a bad count is
+ * "Invalid number of lines"; junk after the count is "Unexpected extra argument". Counts of 2^31
+ * and above become negative in Cyrus's C int, which means "whole message": returned as -1.
+ */
+export function parseTopArguments(text: string): TopParse {
+  const msg = scanUint32(text, 0);
+  if (!msg || msg.end >= text.length) return { ok: false, error: "missing" };
+  const count = scanUint32(text, msg.end);
+  if (!count) return { ok: false, error: "lines" };
+  if (count.end !== text.length) return { ok: false, error: "extra" };
+  return { ok: true, message: msg.value, lines: count.value >= 0x80000000 ? -1 : count.value };
+}

@@ -1,0 +1,50 @@
+/**
+ * What a session needs from its transport. Transports (server/) implement it; the session never
+ * sees a socket, so the same engine runs standalone, under inetd and under Cyrus master.
+ */
+export interface SessionIO {
+  /**
+   * Queue bytes for the client. Returns false when the transport is holding unsent bytes: the caller
+   * should `await drained()` before producing more. Bytes are copied if they cannot be sent now.
+   */
+  write(data: Uint8Array): boolean;
+  /** Resolves when everything queued has been handed to the kernel, or the connection is gone. */
+  drained(): Promise<void>;
+  /** Flush what is queued, then close the connection. */
+  close(): void;
+  /** Stop / restart reading from the client (bounded buffering of pipelined input). */
+  pauseInput(): void;
+  resumeInput(): void;
+  /** Client host string as Cyrus logs it (§2.8): "[192.0.2.7]" or "[unix socket]". */
+  readonly clientHost: string;
+  /** Whether TLS is active on this connection (pop3s, or after STLS). */
+  readonly tlsActive: boolean;
+  /** STLS (§7): upgrade the connection; resolves false when the handshake failed. */
+  startTls?(): Promise<boolean>;
+}
+
+/** Why a session ended; launch modes map it to exit codes and master status messages. */
+export type SessionEnd =
+  | "quit"
+  | "eof"
+  | "idle"
+  /** the shutdown file told the client to go away (§4.1) */
+  | "notice"
+  /** SIGTERM/SIGINT/SIGQUIT (§2.4) */
+  | "shutdown"
+  | "tls-failed"
+  | "fatal";
+
+/** Exit status of a one-session process (stdio/-X mode) for each way a session ends (§2.5). */
+export function exitCodeFor(end: SessionEnd): number {
+  switch (end) {
+    case "shutdown":
+      return 75;
+    case "tls-failed":
+      return 76;
+    case "fatal":
+      return 74;
+    default:
+      return 0;
+  }
+}

@@ -1,0 +1,335 @@
+/**
+ * One POP3 session: the AUTHORIZATION/TRANSACTION state machine of RFC 1939 with Cyrus 3.12's
+ * wire behaviour. Commands run strictly one after another from a single loop, so pipelined
+ * commands get complete responses in order; output is corked and flushed before the loop waits
+ * for input, as Cyrus's prot layer does.
+ */
+import type { Maildrop, MailStore } from "../store/maildrop.ts";
+import type { PasswordDb } from "../auth/passdb/passdb.ts";
+import type { Log } from "../log/log.ts";
+import type { SessionIO, SessionEnd } from "./session-io.ts";
+import type { SessionSettings } from "./settings.ts";
+import { LineReader } from "./line-reader.ts";
+import { parseCommand, type Command } from "./parser.ts";
+import { CRLF, R } from "./responses.ts";
+import { MAX_COMMAND_LINE, MAX_PENDING_INPUT } from "../limits.ts";
+import { makeApopChallenge } from "../auth/apop.ts";
+import { AUTHORIZATION_COMMANDS } from "./commands/authorization.ts";
+import { TRANSACTION_COMMANDS } from "./commands/transaction.ts";
+import { capabilityLines } from "./commands/capa.ts";
+import { newSessionId } from "./session-id.ts";
+import { IMPLEMENTATION } from "../version.ts";
+
+/** Output is flushed to the transport in pieces of about this size (bounded memory for big LISTs). */
+const CORK_LIMIT = 16 * 1024;
+
+export interface SessionHooks {
+  /** Checked before every command (§4.1): a shutdown notice line to send before closing, if any. */
+  shutdownNotice?(): string | undefined;
+  /** Called once the user is logged in and the maildrop is open, before "+OK Mailbox locked". */
+  loggedIn?(session: Session): void;
+  /** Every chunk the session reads or writes (telemetry, §8). */
+  traffic?(direction: "in" | "out", data: Uint8Array): void;
+}
+
+export interface SessionDeps {
+  settings: SessionSettings;
+  store: MailStore;
+  passdb: PasswordDb;
+  log: Log;
+  hooks?: SessionHooks;
+}
+
+export type Handler = (session: Session, command: Command) => Promise<void> | void;
+
+export class Session {
+  readonly settings: SessionSettings;
+  readonly store: MailStore;
+  readonly passdb: PasswordDb;
+  readonly log: Log;
+  readonly hooks: SessionHooks;
+  readonly sessionId: string;
+
+  state: "authorization" | "transaction" = "authorization";
+  /** USER given and waiting for PASS: the canonical name and what the client typed. */
+  pendingUser: { user: string; subfolder?: string; typed: string } | undefined;
+  /** The banner's APOP challenge; undefined means APOP is "Unrecognized" for the session (§3). */
+  apopChallenge: string | undefined;
+  userid: string | undefined;
+  subfolder: string | undefined;
+  /** A successful AUTH replaces the TLS ssf with the SASL layer's (0): CAPA then hides SASL (§4.5). */
+  loggedInViaSasl = false;
+  maildrop: Maildrop | undefined;
+  deleted = new Uint8Array(0);
+  retrieved = new Uint8Array(0);
+  readonly counts = { retr: 0, top: 0, dele: 0 };
+
+  private readonly reader = new LineReader();
+  private cork: string[] = [];
+  private corkBytes = 0;
+  private wakeReader: (() => void) | undefined;
+  private idleTimer: ReturnType<typeof setTimeout> | undefined;
+  private inputPaused = false;
+  private ended: SessionEnd | undefined;
+  private resolveDone!: (end: SessionEnd) => void;
+  /** Resolves with the reason once the session is over and the connection closed. */
+  readonly done: Promise<SessionEnd>;
+
+  constructor(
+    readonly io: SessionIO,
+    deps: SessionDeps,
+  ) {
+    this.settings = deps.settings;
+    this.store = deps.store;
+    this.passdb = deps.passdb;
+    this.log = deps.log;
+    this.hooks = deps.hooks ?? {};
+    this.sessionId = newSessionId(deps.settings.servername);
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+  }
+
+  get tlsActive(): boolean {
+    return this.io.tlsActive;
+  }
+
+  get endReason(): SessionEnd | undefined {
+    return this.ended;
+  }
+
+  get isOver(): boolean {
+    return this.ended !== undefined;
+  }
+
+  /** Send the greeting and run the command loop until QUIT, EOF, timeout or shutdown. */
+  start(): Promise<SessionEnd> {
+    this.armIdleTimer();
+    const s = this.settings;
+    if ((!s.tlsRequired || this.tlsActive) && s.allowApop) {
+      this.apopChallenge = makeApopChallenge(s.servername);
+    }
+    let greeting = "+OK";
+    if (s.serverinfo !== "off") greeting += " " + s.servername;
+    if (s.serverinfo === "on") greeting += " " + IMPLEMENTATION;
+    // §3: "server ready " keeps its trailing space when there is no challenge
+    greeting += " server ready " + (this.apopChallenge ?? "");
+    this.send(greeting);
+    void this.loop();
+    return this.done;
+  }
+
+  /** Bytes from the client. */
+  receive(chunk: Uint8Array): void {
+    if (this.ended) return;
+    this.hooks.traffic?.("in", chunk);
+    this.armIdleTimer();
+    this.reader.push(chunk);
+    if (this.reader.pendingBytes > MAX_PENDING_INPUT && !this.inputPaused) {
+      this.inputPaused = true;
+      this.io.pauseInput();
+    }
+    this.wake();
+  }
+
+  /** The client closed its side (or the connection dropped). */
+  receiveEnd(): void {
+    this.reader.end();
+    this.wake();
+  }
+
+  /** The transport is gone: end without committing anything (§5.6). */
+  connectionLost(): void {
+    this.finish("eof");
+  }
+
+  /** SIGTERM and friends: close without committing, nothing more to the client (§2.4). */
+  shutdown(reason: SessionEnd = "shutdown"): void {
+    this.finish(reason);
+  }
+
+  // ---- output -------------------------------------------------------------------------------
+
+  /** Queue one response line (CRLF added). */
+  send(line: string): void {
+    this.cork.push(line, CRLF);
+    this.corkBytes += line.length + 2;
+  }
+
+  /** Queue a multi-line body piece; flushes and waits for the socket when enough has piled up. */
+  async sendBulk(text: string): Promise<void> {
+    this.cork.push(text);
+    this.corkBytes += text.length;
+    if (this.corkBytes >= CORK_LIMIT) await this.flushAndWait();
+  }
+
+  flush(): boolean {
+    if (this.corkBytes === 0) return true;
+    const data = Buffer.from(this.cork.join(""), "latin1");
+    this.cork = [];
+    this.corkBytes = 0;
+    if (this.ended) return false;
+    this.hooks.traffic?.("out", data);
+    return this.io.write(data);
+  }
+
+  async flushAndWait(): Promise<void> {
+    if (!this.flush()) await this.io.drained();
+  }
+
+  /** Raw message bytes (already encoded); returns false when the caller should wait for drain. */
+  writeRaw(data: Uint8Array): boolean {
+    if (this.ended) return false;
+    this.hooks.traffic?.("out", data);
+    return this.io.write(data);
+  }
+
+  // ---- input ------------------------------------------------------------------------------
+
+  /**
+   * The next line from the client, at most `maxLength` bytes (longer lines come back in pieces,
+   * §4.1); null at end of input. Flushes pending output first so the client sees every answer.
+   */
+  async nextLine(maxLength: number): Promise<Buffer | null> {
+    for (;;) {
+      if (this.ended) return null;
+      const line = this.reader.next(maxLength);
+      if (line) {
+        if (this.inputPaused && this.reader.pendingBytes <= MAX_PENDING_INPUT / 2) {
+          this.inputPaused = false;
+          this.io.resumeInput();
+        }
+        return line;
+      }
+      if (this.reader.atEnd) return null;
+      this.flush();
+      if (this.inputPaused) {
+        this.inputPaused = false;
+        this.io.resumeInput();
+      }
+      await new Promise<void>((resolve) => (this.wakeReader = resolve));
+    }
+  }
+
+  /** STLS (§7): everything the client pipelined behind the command is thrown away. */
+  discardBufferedInput(): void {
+    this.reader.discard();
+  }
+
+  armIdleTimer(): void {
+    if (this.ended) return;
+    if (this.idleTimer) this.idleTimer.refresh();
+    else this.idleTimer = setTimeout(() => this.finish("idle"), this.settings.idleTimeoutMs);
+  }
+
+  // ---- lifecycle --------------------------------------------------------------------------
+
+  /** Forget the login (§5.1: any failure while opening the maildrop logs the user out again). */
+  resetLogin(): void {
+    this.userid = undefined;
+    this.subfolder = undefined;
+    this.pendingUser = undefined;
+    this.loggedInViaSasl = false;
+    this.maildrop?.close();
+    this.maildrop = undefined;
+    this.state = "authorization";
+  }
+
+  enterTransaction(maildrop: Maildrop): void {
+    this.maildrop = maildrop;
+    this.deleted = new Uint8Array(maildrop.messages.length);
+    this.retrieved = new Uint8Array(maildrop.messages.length);
+    this.state = "transaction";
+  }
+
+  /** End the session: close the maildrop without committing, flush, close the connection. */
+  finish(reason: SessionEnd): void {
+    if (this.ended) return;
+    this.flush();
+    this.ended = reason;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.maildrop?.close();
+    this.maildrop = undefined;
+    const c = this.counts;
+    this.log.notice(`counts: retr=${c.retr} top=${c.top} dele=${c.dele}`);
+    this.io.close();
+    this.wake();
+    this.resolveDone(reason);
+  }
+
+  private wake(): void {
+    const wake = this.wakeReader;
+    this.wakeReader = undefined;
+    wake?.();
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      for (;;) {
+        const notice = this.hooks.shutdownNotice?.();
+        if (notice !== undefined) {
+          this.send(notice);
+          this.finish("notice");
+          return;
+        }
+        const line = await this.nextLine(MAX_COMMAND_LINE);
+        if (line === null) {
+          this.finish("eof");
+          return;
+        }
+        await this.execute(parseCommand(line));
+        if (this.ended) return;
+      }
+    } catch (error) {
+      this.log.err(`session ${this.sessionId} failed: ${(error as Error)?.stack ?? error}`);
+      this.finish("fatal");
+    }
+  }
+
+  private async execute(command: Command): Promise<void> {
+    if (this.settings.chatty) this.log.notice(`command: ${command.keyword}`);
+    // §4.1: "STAT ", "XYZ " ... all get Syntax error before dispatch; "AUTH " means bare AUTH (Outlook)
+    if (command.emptyArgument && command.keyword !== "auth") {
+      this.send(R.syntaxError);
+      return;
+    }
+    const { keyword } = command;
+    if (keyword === "quit") return this.quit(command);
+    if (keyword === "capa") {
+      if (command.argument !== undefined) this.send(R.extraArgument);
+      else for (const line of capabilityLines(this)) this.send(line);
+      this.flush();
+      return;
+    }
+    const table = this.state === "authorization" ? AUTHORIZATION_COMMANDS : TRANSACTION_COMMANDS;
+    const handler = table.get(keyword);
+    if (!handler) {
+      this.send(R.unrecognized);
+      return;
+    }
+    await handler(this, command);
+  }
+
+  /** QUIT (§5.5): UPDATE state when logged in; the reply is "+OK" whatever the commit did. */
+  private async quit(command: Command): Promise<void> {
+    if (command.argument !== undefined) {
+      this.send(R.extraArgument);
+      return;
+    }
+    const drop = this.maildrop;
+    if (drop && this.state === "transaction") {
+      const deleted: number[] = [];
+      const retrieved: number[] = [];
+      for (let i = 0; i < this.deleted.length; i++) {
+        if (this.deleted[i]) deleted.push(i);
+        else if (this.retrieved[i]) retrieved.push(i);
+      }
+      try {
+        const result = await drop.commit({ deleted, retrieved });
+        if (result.expunged > 0) this.log.notice(`Expunged ${result.expunged} messages from ${result.mailboxName}`);
+      } catch (error) {
+        this.log.err(`commit failed for ${this.userid}: ${(error as Error).message}`);
+      }
+    }
+    this.send(R.ok);
+    this.finish("quit");
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * Everything a session needs from imapd.conf and the command line, resolved once per process so
+ * that no config lookups happen per command.
+ */
+import type { Config } from "../config/config.ts";
+import type { CanonicalOptions } from "../auth/canonical.ts";
+import { MIN_IDLE_TIMEOUT_SECONDS } from "../limits.ts";
+
+export type UidlFormat = "cyrus" | "uidonly" | "dovecot" | "courier";
+
+export interface SessionSettings {
+  service: string;
+  servername: string;
+  serverinfo: "off" | "min" | "on";
+  allowApop: boolean;
+  allowPlaintext: boolean;
+  allowAnonymous: boolean;
+  tlsRequired: boolean;
+  /** STLS can be offered (allowstarttls and a usable certificate), §7. */
+  starttlsAvailable: boolean;
+  failedLoginPauseMs: number;
+  plaintextLoginPauseMs: number;
+  idleTimeoutMs: number;
+  popMinPollSeconds: number;
+  /** Negative means NEVER (§4.5 EXPIRE). */
+  popExpireSeconds: number;
+  uidlFormat: UidlFormat;
+  canonical: CanonicalOptions;
+  readOnly: boolean;
+  /** `-p ssf`: an external security layer (§1). */
+  externalSsf: number;
+  mechList: string | undefined;
+  admins: ReadonlySet<string>;
+  proxyServers: ReadonlySet<string>;
+  chatty: boolean;
+}
+
+const words = (value: string | undefined) => new Set((value ?? "").split(/[\s,]+/).filter(Boolean));
+
+export function settingsFromConfig(cfg: Config, externalSsf: number, starttlsAvailable = false): SessionSettings {
+  return {
+    service: cfg.service,
+    servername: cfg.str("servername") ?? "localhost",
+    serverinfo: cfg.enumValue("serverinfo") as SessionSettings["serverinfo"],
+    allowApop: cfg.bool("allowapop"),
+    allowPlaintext: cfg.bool("allowplaintext"),
+    allowAnonymous: cfg.bool("allowanonymouslogin"),
+    tlsRequired: cfg.bool("tls_required"),
+    starttlsAvailable,
+    failedLoginPauseMs: Math.max(0, cfg.seconds("failedloginpause")) * 1000,
+    plaintextLoginPauseMs: Math.max(0, cfg.seconds("plaintextloginpause")) * 1000,
+    // §5.11: clamped to RFC 1939's ten-minute minimum
+    idleTimeoutMs: Math.max(cfg.seconds("poptimeout"), MIN_IDLE_TIMEOUT_SECONDS) * 1000,
+    popMinPollSeconds: Math.max(0, cfg.seconds("popminpoll")),
+    popExpireSeconds: cfg.seconds("popexpiretime"),
+    uidlFormat: cfg.enumValue("uidl_format") as UidlFormat,
+    canonical: {
+      virtdomains: cfg.enumValue("virtdomains") as CanonicalOptions["virtdomains"],
+      defaultDomain: cfg.str("defaultdomain") ?? "",
+      toLower: cfg.bool("username_tolower"),
+      popSubfolders: cfg.bool("popsubfolders"),
+    },
+    readOnly: cfg.bool("readonly"),
+    externalSsf,
+    mechList: cfg.str("sasl_mech_list"),
+    admins: words(cfg.str("admins")),
+    proxyServers: words(cfg.str("proxyservers")),
+    chatty: cfg.bool("chatty"),
+  };
+}
+
+/** §5.3 UIDL rendering. */
+export function formatUidl(format: UidlFormat, uidValidity: number, uid: number, newUidl: boolean): string {
+  if (!newUidl) return String(uid);
+  switch (format) {
+    case "uidonly":
+      return String(uid);
+    case "dovecot":
+      return uid.toString(16).padStart(8, "0") + uidValidity.toString(16).padStart(8, "0");
+    case "courier":
+      return `${uidValidity}-${uid}`;
+    default:
+      return `${uidValidity}.${uid}`;
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * Turning the loaded config into the objects sessions use: the mail store, the password backend,
+ * and the resolved session settings. Configuration mistakes surface here as ConfigError (exit 78).
+ */
+import { ConfigError, type Config } from "../config/index.ts";
+import type { MailStore } from "../store/maildrop.ts";
+import type { PasswordDb } from "../auth/passdb/passdb.ts";
+import { PasswdFileDb } from "../auth/passdb/passwd-file.ts";
+import { MaildirStore } from "../store/maildir/index.ts";
+import { settingsFromConfig, type SessionSettings } from "../pop3/settings.ts";
+import type { Log } from "../log/log.ts";
+
+export interface Services {
+  settings: SessionSettings;
+  store: MailStore;
+  passdb: PasswordDb;
+}
+
+export interface ServiceOptions {
+  externalSsf: number;
+  starttlsAvailable?: boolean;
+}
+
+export function buildServices(cfg: Config, options: ServiceOptions, log: Log): Services {
+  return {
+    settings: settingsFromConfig(cfg, options.externalSsf, options.starttlsAvailable ?? false),
+    store: buildStore(cfg),
+    passdb: buildPassdb(cfg, log),
+  };
+}
+
+function buildStore(cfg: Config): MailStore {
+  const kind = cfg.enumValue("pop3_mailstore");
+  switch (kind) {
+    case "maildir":
+      return new MaildirStore({
+        pathTemplate: cfg.str("pop3_maildir_path")!,
+        markSeen: cfg.bool("popuseimapflags"),
+      });
+    default:
+      throw new ConfigError(`${cfg.file}: pop3_mailstore: "${kind}" is not available in this build (use maildir)`, cfg.file, undefined, "pop3_mailstore");
+  }
+}
+
+function buildPassdb(cfg: Config, log: Log): PasswordDb {
+  const file = cfg.str("pop3_passwd_file");
+  if (file) return new PasswdFileDb(file, { warn: (m) => log.warning(m) });
+  throw new ConfigError(
+    `${cfg.file}: no password backend: set pop3_passwd_file (sasl_pwcheck_method "${cfg.str("sasl_pwcheck_method") ?? ""}" is not available in this build)`,
+    cfg.file,
+    undefined,
+    "pop3_passwd_file",
+  );
+}

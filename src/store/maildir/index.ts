@@ -1,0 +1,1 @@
+export { MaildirStore, type MaildirStoreOptions } from "./maildir-store.ts";

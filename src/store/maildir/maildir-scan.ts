@@ -1,0 +1,43 @@
+/**
+ * Listing of the messages in a Maildir's `new/` and `cur/` (never `tmp/`, where deliveries are still
+ * being written), keyed by base name so a message is recognised whatever its flags.
+ */
+import { readdirSync } from "node:fs";
+import { maildirBaseName } from "./maildir-name.ts";
+import { maildirStoreError } from "./store-errors.ts";
+
+export type MaildirSubdir = "new" | "cur";
+
+export interface MaildirFile {
+  readonly subdir: MaildirSubdir;
+  readonly name: string;
+}
+
+export function messagePath(dir: string, file: MaildirFile): string {
+  return `${dir}/${file.subdir}/${file.name}`;
+}
+
+/** Dot files are not messages (NFS silly-renames, editors); a newline cannot go in the uid list. */
+function isMessageName(name: string): boolean {
+  return name.charCodeAt(0) !== 46 && !name.includes("\n");
+}
+
+/**
+ * Read `new/` before `cur/`: a message renamed from new/ to cur/ meanwhile is then seen at least
+ * once. A base name found in both (a copy mid-move) counts once, at its cur/ location.
+ */
+export function scanMaildir(dir: string): Map<string, MaildirFile> {
+  const files = new Map<string, MaildirFile>();
+  for (const subdir of ["new", "cur"] as const) {
+    let names: string[];
+    try {
+      names = readdirSync(`${dir}/${subdir}`);
+    } catch (error) {
+      throw maildirStoreError(error, `cannot list maildir ${dir}/${subdir}`);
+    }
+    for (const name of names) {
+      if (isMessageName(name)) files.set(maildirBaseName(name), { subdir, name });
+    }
+  }
+  return files;
+}

@@ -1,0 +1,136 @@
+/**
+ * The one place the server talks to libc (bun:ffi). The library is opened on first use so that an
+ * inetd-spawned process that never needs it pays nothing at startup.
+ */
+import { dlopen, read, type FFIFunction, type Library } from "bun:ffi";
+
+/** Every libc function we call, declared once; add new symbols here and a typed wrapper below. */
+const LIBC_SYMBOLS = {
+  __errno_location: { args: [], returns: "ptr" },
+  // fcntl is variadic; the lock commands always pass a struct pointer as the third argument,
+  // and declaring it that way works on x86_64/aarch64 (bun-findings §8).
+  fcntl: { args: ["i32", "i32", "ptr"], returns: "i32" },
+} as const satisfies Record<string, FFIFunction>;
+
+type LibcSymbols = Library<typeof LIBC_SYMBOLS>["symbols"];
+
+let symbols: LibcSymbols | undefined;
+
+function libc(): LibcSymbols {
+  if (symbols === undefined) {
+    if (process.platform !== "linux" || (process.arch !== "x64" && process.arch !== "arm64")) {
+      // struct layouts and command numbers below are those of 64-bit Linux (asm-generic).
+      throw new Error(`libc bindings support 64-bit Linux only, not ${process.platform}/${process.arch}`);
+    }
+    symbols = dlopen("libc.so.6", LIBC_SYMBOLS).symbols;
+  }
+  return symbols;
+}
+
+const ERRNO_NAMES: Readonly<Record<number, string>> = {
+  1: "EPERM", 2: "ENOENT", 4: "EINTR", 5: "EIO", 9: "EBADF", 11: "EAGAIN", 12: "ENOMEM",
+  13: "EACCES", 22: "EINVAL", 24: "EMFILE", 35: "EDEADLK", 37: "ENOLCK", 38: "ENOSYS",
+};
+
+export const EINTR = 4;
+export const EAGAIN = 11;
+export const EACCES = 13;
+
+/** The calling thread's errno, as left by the last libc call. */
+export function errno(): number {
+  const location = libc().__errno_location();
+  if (location === null) throw new Error("__errno_location returned NULL");
+  return read.i32(location, 0);
+}
+
+export function errnoName(code: number): string {
+  return ERRNO_NAMES[code] ?? `errno ${code}`;
+}
+
+/** A failed libc call, with the errno that explains it. */
+export class LibcError extends Error {
+  readonly code: string;
+  constructor(
+    call: string,
+    readonly errno: number,
+  ) {
+    super(`${call} failed: ${errnoName(errno)} (errno ${errno})`);
+    this.name = "LibcError";
+    this.code = errnoName(errno);
+  }
+}
+
+// <fcntl.h>, asm-generic values.
+const F_GETLK = 5;
+const F_SETLK = 6;
+const F_RDLCK = 0;
+const F_WRLCK = 1;
+const F_UNLCK = 2;
+const SEEK_SET = 0;
+
+// struct flock on 64-bit Linux: l_type i16 @0, l_whence i16 @2, l_start i64 @8, l_len i64 @16,
+// l_pid i32 @24, 32 bytes in all (bun-findings §8).
+const FLOCK_SIZE = 32;
+const flockBuffer = new Uint8Array(FLOCK_SIZE);
+const flockView = new DataView(flockBuffer.buffer);
+
+export type LockType = "read" | "write" | "unlock";
+
+const LOCK_TYPE_CODES: Readonly<Record<LockType, number>> = { read: F_RDLCK, write: F_WRLCK, unlock: F_UNLCK };
+
+function fillFlock(type: LockType, start: number, len: number): void {
+  flockBuffer.fill(0);
+  flockView.setInt16(0, LOCK_TYPE_CODES[type], true);
+  flockView.setInt16(2, SEEK_SET, true);
+  flockView.setBigInt64(8, BigInt(start), true);
+  flockView.setBigInt64(16, BigInt(len), true);
+}
+
+function fcntlLockCall(fd: number, command: number, commandName: string, type: LockType): void {
+  const fns = libc();
+  for (;;) {
+    if (fns.fcntl(fd, command, flockBuffer) === 0) return;
+    const code = errno();
+    if (code === EINTR) continue;
+    throw new LibcError(`fcntl(${fd}, ${commandName}, ${type})`, code);
+  }
+}
+
+/**
+ * POSIX record lock without waiting (F_SETLK). `len` 0 means "to the end of the file, however
+ * far it grows". Returns false when another process holds a conflicting lock.
+ *
+ * POSIX locks belong to the process: closing any descriptor of the file drops all of the process's
+ * locks on it, and they never conflict with other locks of the same process.
+ */
+export function fcntlSetLock(fd: number, type: LockType, start = 0, len = 0): boolean {
+  fillFlock(type, start, len);
+  try {
+    fcntlLockCall(fd, F_SETLK, "F_SETLK", type);
+    return true;
+  } catch (error) {
+    if (error instanceof LibcError && (error.errno === EAGAIN || error.errno === EACCES)) return false;
+    throw error;
+  }
+}
+
+export interface LockHolder {
+  readonly type: "read" | "write";
+  readonly pid: number;
+  readonly start: number;
+  readonly len: number;
+}
+
+/** F_GETLK: the first lock of another process that would block `type`, or null if none would. */
+export function fcntlGetLock(fd: number, type: "read" | "write", start = 0, len = 0): LockHolder | null {
+  fillFlock(type, start, len);
+  fcntlLockCall(fd, F_GETLK, "F_GETLK", type);
+  const found = flockView.getInt16(0, true);
+  if (found === F_UNLCK) return null;
+  return {
+    type: found === F_WRLCK ? "write" : "read",
+    pid: flockView.getInt32(24, true),
+    start: Number(flockView.getBigInt64(8, true)),
+    len: Number(flockView.getBigInt64(16, true)),
+  };
+}
