@@ -17,6 +17,8 @@ pop3_mailstore: maildir
 pop3_maildir_path: $demo/mail/%u/Maildir
 pop3_passwd_file: $demo/passwd
 allowplaintext: yes
+# serve as whoever started the demo (Cyrus itself refuses root; see pop3_run_as)
+pop3_run_as: $(id -un)
 CONF
 printf '%s:{PLAIN}%s\n' "$user" "$password" > "$demo/passwd"
 

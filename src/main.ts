@@ -3,18 +3,23 @@ import { fstatSync } from "node:fs";
 import { parseCommandLine, USAGE, UsageError, type CliOptions } from "./cli.ts";
 import { ConfigError, DEFAULT_CONFIG_PATH, describeOptions, loadConfig, type Config } from "./config/index.ts";
 import { IMPLEMENTATION } from "./version.ts";
-import { log, installStderrSink } from "./log/logger.ts";
+import { log, installSink, installStderrSink } from "./log/logger.ts";
+import { syslogIdent, syslogSink } from "./log/syslog.ts";
 import { buildServices } from "./server/services.ts";
 import { parseListenAddress, runStandalone } from "./server/standalone.ts";
 import { runStdio } from "./server/stdio.ts";
+import { MasterService } from "./server/master-service.ts";
+import { MemoryRegistry, ProcFileRegistry, procDirectory } from "./server/proc-registry.ts";
+import { becomeServiceUser, runDebugCommand } from "./server/process-setup.ts";
 import type { Session } from "./pop3/session.ts";
 
 /** sysexits.h codes Cyrus uses (§2.5). */
 const EX_USAGE = 64;
-const EX_CONFIG = 78;
+const EX_SOFTWARE = 70;
 const EX_TEMPFAIL = 75;
+const EX_CONFIG = 78;
 
-type Mode = "standalone" | "stdio";
+type Mode = "standalone" | "master" | "stdio";
 
 function fdIsSocket(fd: number): boolean {
   try {
@@ -24,7 +29,7 @@ function fdIsSocket(fd: number): boolean {
   }
 }
 
-/** Where diagnostics may go before logging is set up: never the client's socket. */
+/** Diagnostics before logging is set up: stderr only where it cannot be the client's socket. */
 function complain(message: string, mode: Mode | undefined): void {
   if (mode === "standalone" || !fdIsSocket(2)) process.stderr.write(`pop3d: ${message}\n`);
   log.err(message);
@@ -32,7 +37,11 @@ function complain(message: string, mode: Mode | undefined): void {
 
 function chooseMode(cli: CliOptions, cfg: Config | undefined): Mode {
   if (cli.listen.length > 0 || cli.listenTls.length > 0) return "standalone";
-  if (cli.stdio || fdIsSocket(0)) return "stdio";
+  if (cli.stdio) return "stdio";
+  // master(8) sets CYRUS_SERVICE and puts the listening socket on fd 4 (§2.1); an inetd-style
+  // launcher such as socat may leave unrelated sockets on fd 4, so the variable decides
+  if (process.env.CYRUS_SERVICE !== undefined) return "master";
+  if (fdIsSocket(0)) return "stdio";
   if (cfg?.str("pop3_listen")) return "standalone";
   return "stdio";
 }
@@ -58,20 +67,43 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(describeOptions());
     return 0;
   }
-  const service = process.env.CYRUS_SERVICE || "pop3";
   const preliminaryMode = chooseMode(cli, undefined);
   if (preliminaryMode === "standalone") await installStderrSink();
+  if (preliminaryMode === "master") {
+    for (const name of ["CYRUS_SERVICE", "CYRUS_ID"]) {
+      if (process.env[name] === undefined) {
+        installSink(syslogSink({ ident: "pop3d", facility: undefined, socketPath: "/dev/log" }));
+        log.err(`could not getenv(${name}); exiting`);
+        return EX_SOFTWARE;
+      }
+    }
+  }
+  const service = process.env.CYRUS_SERVICE || "pop3";
 
   let cfg: Config;
   try {
     cfg = loadConfig(cli.configFile ?? DEFAULT_CONFIG_PATH, service);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
+    if (preliminaryMode !== "standalone") {
+      installSink(syslogSink({ ident: service, facility: undefined, socketPath: "/dev/log" }));
+    }
     complain(error.message, preliminaryMode);
     return EX_CONFIG;
   }
   const mode = chooseMode(cli, cfg);
-  if (mode === "standalone" && preliminaryMode !== "standalone") await installStderrSink();
+  if (mode === "standalone") {
+    if (preliminaryMode !== "standalone") await installStderrSink();
+  } else {
+    installSink(
+      syslogSink({
+        ident: syslogIdent(service, process.env.CYRUS_SYSLOG_PREFIX ?? cfg.str("syslog_prefix")),
+        facility: cfg.str("syslog_facility"),
+        socketPath: cfg.str("pop3_syslog_socket")!,
+      }),
+    );
+  }
+  if (cli.debugCommand) runDebugCommand(cfg.str("debug_command"), service, log);
 
   let services;
   try {
@@ -81,7 +113,7 @@ async function main(argv: string[]): Promise<number> {
     complain(error.message, mode);
     return EX_CONFIG;
   }
-  const deps = { ...services, log };
+  const configDirectory = cfg.str("configdirectory")!;
 
   if (mode === "standalone") {
     let addresses;
@@ -94,22 +126,49 @@ async function main(argv: string[]): Promise<number> {
     }
     return runStandalone({
       listen: addresses,
-      deps,
+      deps: { ...services, log, registry: new MemoryRegistry() },
       log,
       announce: (address) => {
         process.stdout.write(`pop3d: listening on ${address}\n`);
         log.info(`listening on ${address}`);
       },
+      // standalone may bind privileged ports as root, then serve as the configured user
+      afterListen: () => becomeServiceUser(cfg.str("pop3_run_as")!, log),
     });
   }
 
+  if (!becomeServiceUser(cfg.str("pop3_run_as")!, log)) {
+    complain("Fatal error: must run as the Cyrus user", mode);
+    return EX_USAGE;
+  }
+  const deps = { ...services, log, registry: new ProcFileRegistry(procDirectory(configDirectory, cfg.str("proc_path"))) };
+
+  // §2.4: SIGTERM/SIGINT/SIGQUIT end the session without committing, exit 75
   let current: Session | undefined;
-  const stop = () => {
+  let master: MasterService | undefined;
+  const terminate = () => {
     log.notice("graceful shutdown");
     if (current) current.shutdown();
     else process.exit(EX_TEMPFAIL);
   };
-  for (const signal of ["SIGTERM", "SIGINT", "SIGQUIT"] as const) process.on(signal, stop);
+  for (const signal of ["SIGTERM", "SIGINT", "SIGQUIT"] as const) process.once(signal, terminate);
+  process.on("SIGHUP", () => {
+    if (master) master.onHangup();
+  });
+
+  if (mode === "master") {
+    master = new MasterService({
+      service,
+      id: process.env.CYRUS_ID!,
+      configDirectory,
+      maxUses: cli.maxUses,
+      reuseTimeout: cli.reuseTimeout,
+      deps,
+      log,
+      track: (s) => (current = s),
+    });
+    return master.run();
+  }
   return runStdio({ deps, track: (s) => (current = s) });
 }
 
@@ -117,6 +176,6 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error) => {
     log.crit(`Fatal error: ${(error as Error)?.stack ?? error}`);
-    process.exit(70);
+    process.exit(EX_SOFTWARE);
   },
 );

@@ -147,6 +147,9 @@ const PATHS_AND_STORES = {
   pop3_maildir_path: str("/var/mail/%u/Maildir", "Our extension: Maildir template; %u user, %d domain, %n local part."),
   pop3_mbox_path: str("/var/mail/%u", "Our extension: mbox file template; %u user, %d domain, %n local part."),
   pop3_listen: str(undefined, "Our extension: standalone listen list, whitespace-separated [addr:]port, used without --listen."),
+  pop3_run_as: str("cyrus",
+    "Our extension: the user a process started as root becomes (Cyrus refuses to serve as root); \"root\" keeps root, with a warning."),
+  pop3_syslog_socket: str("/dev/log", "Our extension: the unix datagram socket syslog lines are sent to."),
 } as const;
 
 export const OPTION_GROUPS = {

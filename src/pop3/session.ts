@@ -19,25 +19,31 @@ import { TRANSACTION_COMMANDS } from "./commands/transaction.ts";
 import { capabilityLines } from "./commands/capa.ts";
 import { newSessionId } from "./session-id.ts";
 import { IMPLEMENTATION } from "../version.ts";
+import { checkShutdownFiles } from "./shutdown-file.ts";
+import type { SessionRegistry } from "./session-registry.ts";
+import type { TelemetryLog } from "../log/telemetry.ts";
+
+let lastCpu = process.cpuUsage();
+
+/** §8: "user: <s>.<usec> sys: <s>.<usec>", the CPU time since the previous report. */
+function cpuUsageSinceLastReport(): string {
+  const now = process.cpuUsage();
+  const part = (micros: number) => `${Math.floor(micros / 1e6)}.${String(micros % 1e6).padStart(6, "0")}`;
+  const text = `user: ${part(now.user - lastCpu.user)} sys: ${part(now.system - lastCpu.system)}`;
+  lastCpu = now;
+  return text;
+}
 
 /** Output is flushed to the transport in pieces of about this size (bounded memory for big LISTs). */
 const CORK_LIMIT = 16 * 1024;
-
-export interface SessionHooks {
-  /** Checked before every command (§4.1): a shutdown notice line to send before closing, if any. */
-  shutdownNotice?(): string | undefined;
-  /** Called once the user is logged in and the maildrop is open, before "+OK Mailbox locked". */
-  loggedIn?(session: Session): void;
-  /** Every chunk the session reads or writes (telemetry, §8). */
-  traffic?(direction: "in" | "out", data: Uint8Array): void;
-}
 
 export interface SessionDeps {
   settings: SessionSettings;
   store: MailStore;
   passdb: PasswordDb;
   log: Log;
-  hooks?: SessionHooks;
+  /** Login bookkeeping for maxlogins_* (proc files in one-session processes, memory standalone). */
+  registry?: SessionRegistry;
 }
 
 export type Handler = (session: Session, command: Command) => Promise<void> | void;
@@ -47,8 +53,10 @@ export class Session {
   readonly store: MailStore;
   readonly passdb: PasswordDb;
   readonly log: Log;
-  readonly hooks: SessionHooks;
+  readonly registry: SessionRegistry | undefined;
   readonly sessionId: string;
+  /** §8: open from just before "+OK Mailbox locked" until the session ends. */
+  telemetry: TelemetryLog | undefined;
 
   state: "authorization" | "transaction" = "authorization";
   /** USER given and waiting for PASS: the canonical name and what the client typed. */
@@ -83,7 +91,7 @@ export class Session {
     this.store = deps.store;
     this.passdb = deps.passdb;
     this.log = deps.log;
-    this.hooks = deps.hooks ?? {};
+    this.registry = deps.registry;
     this.sessionId = newSessionId(deps.settings.servername);
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
   }
@@ -120,7 +128,7 @@ export class Session {
   /** Bytes from the client. */
   receive(chunk: Uint8Array): void {
     if (this.ended) return;
-    this.hooks.traffic?.("in", chunk);
+    this.telemetry?.record("in", chunk);
     this.armIdleTimer();
     this.reader.push(chunk);
     if (this.reader.pendingBytes > MAX_PENDING_INPUT && !this.inputPaused) {
@@ -167,7 +175,7 @@ export class Session {
     this.cork = [];
     this.corkBytes = 0;
     if (this.ended) return false;
-    this.hooks.traffic?.("out", data);
+    this.telemetry?.record("out", data);
     return this.io.write(data);
   }
 
@@ -178,7 +186,7 @@ export class Session {
   /** Raw message bytes (already encoded); returns false when the caller should wait for drain. */
   writeRaw(data: Uint8Array): boolean {
     if (this.ended) return false;
-    this.hooks.traffic?.("out", data);
+    this.telemetry?.record("out", data);
     return this.io.write(data);
   }
 
@@ -250,9 +258,23 @@ export class Session {
     this.maildrop = undefined;
     const c = this.counts;
     this.log.notice(`counts: retr=${c.retr} top=${c.top} dele=${c.dele}`);
+    if (this.userid) this.log.info(`USAGE ${this.userid} ${cpuUsageSinceLastReport()}`);
+    this.telemetry?.close();
+    this.telemetry = undefined;
+    this.registry?.remove(this);
     this.io.close();
     this.wake();
     this.resolveDone(reason);
+  }
+
+  /** §4.1 step 1: the proc entry carries the USER name as soon as it is given. */
+  updateRegistry(): void {
+    this.registry?.update(this, {
+      service: this.settings.service,
+      clientHost: this.io.clientHost,
+      userid: this.userid ?? this.pendingUser?.user ?? "",
+      mailbox: this.state === "transaction" ? (this.userid ?? "") : "",
+    });
   }
 
   private wake(): void {
@@ -264,7 +286,8 @@ export class Session {
   private async loop(): Promise<void> {
     try {
       for (;;) {
-        const notice = this.hooks.shutdownNotice?.();
+        this.updateRegistry();
+        const notice = checkShutdownFiles(this.settings.shutdownFiles);
         if (notice !== undefined) {
           this.send(notice);
           this.finish("notice");

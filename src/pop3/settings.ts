@@ -5,6 +5,7 @@
 import type { Config } from "../config/config.ts";
 import type { CanonicalOptions } from "../auth/canonical.ts";
 import { MIN_IDLE_TIMEOUT_SECONDS } from "../limits.ts";
+import { shutdownFilePaths } from "./shutdown-file.ts";
 
 export type UidlFormat = "cyrus" | "uidonly" | "dovecot" | "courier";
 
@@ -33,11 +34,18 @@ export interface SessionSettings {
   admins: ReadonlySet<string>;
   proxyServers: ReadonlySet<string>;
   chatty: boolean;
+  configDirectory: string;
+  /** Shutdown files checked before every command (§4.1). */
+  shutdownFiles: readonly string[];
+  telemetryBySessionId: boolean;
+  maxLoginsPerHost: number;
+  maxLoginsPerUser: number;
 }
 
 const words = (value: string | undefined) => new Set((value ?? "").split(/[\s,]+/).filter(Boolean));
 
 export function settingsFromConfig(cfg: Config, externalSsf: number, starttlsAvailable = false): SessionSettings {
+  const configDirectory = cfg.str("configdirectory")!;
   return {
     service: cfg.service,
     servername: cfg.str("servername") ?? "localhost",
@@ -66,6 +74,11 @@ export function settingsFromConfig(cfg: Config, externalSsf: number, starttlsAva
     admins: words(cfg.str("admins")),
     proxyServers: words(cfg.str("proxyservers")),
     chatty: cfg.bool("chatty"),
+    configDirectory,
+    shutdownFiles: shutdownFilePaths(configDirectory, cfg.service),
+    telemetryBySessionId: cfg.bool("telemetry_bysessionid"),
+    maxLoginsPerHost: Math.max(0, cfg.int("maxlogins_per_host")),
+    maxLoginsPerUser: Math.max(0, cfg.int("maxlogins_per_user")),
   };
 }
 

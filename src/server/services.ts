@@ -33,10 +33,14 @@ function buildStore(cfg: Config): MailStore {
   const kind = cfg.enumValue("pop3_mailstore");
   switch (kind) {
     case "maildir":
-      return new MaildirStore({
-        pathTemplate: cfg.str("pop3_maildir_path")!,
-        markSeen: cfg.bool("popuseimapflags"),
-      });
+      try {
+        return new MaildirStore({
+          pathTemplate: cfg.str("pop3_maildir_path")!,
+          markSeen: cfg.bool("popuseimapflags"),
+        });
+      } catch (error) {
+        throw new ConfigError(`${cfg.file}: pop3_maildir_path: ${(error as Error).message}`, cfg.file, undefined, "pop3_maildir_path");
+      }
     default:
       throw new ConfigError(`${cfg.file}: pop3_mailstore: "${kind}" is not available in this build (use maildir)`, cfg.file, undefined, "pop3_mailstore");
   }

@@ -28,6 +28,8 @@ export interface StandaloneOptions {
   log: Log;
   /** Called with each bound address, e.g. to print it. */
   announce(address: string): void;
+  /** Runs once every listener is bound (dropping root); false stops the server. */
+  afterListen?(): boolean;
 }
 
 export async function runStandalone(options: StandaloneOptions): Promise<number> {
@@ -48,6 +50,12 @@ export async function runStandalone(options: StandaloneOptions): Promise<number>
     listeners.push(listener);
     const shown = listener.hostname.includes(":") ? `[${listener.hostname}]` : listener.hostname;
     options.announce(`${shown}:${listener.port}`);
+  }
+
+  if (options.afterListen && !options.afterListen()) {
+    for (const l of listeners) l.stop(true);
+    options.log.err("Fatal error: must run as the Cyrus user");
+    return 64;
   }
 
   return new Promise<number>((resolve) => {

@@ -10,6 +10,16 @@ const LIBC_SYMBOLS = {
   // fcntl is variadic; the lock commands always pass a struct pointer as the third argument,
   // and declaring it that way works on x86_64/aarch64 (bun-findings §8).
   fcntl: { args: ["i32", "i32", "ptr"], returns: "i32" },
+  poll: { args: ["ptr", "u64", "i32"], returns: "i32" },
+  accept4: { args: ["i32", "ptr", "ptr", "i32"], returns: "i32" },
+  close: { args: ["i32"], returns: "i32" },
+  socket: { args: ["i32", "i32", "i32"], returns: "i32" },
+  connect: { args: ["i32", "ptr", "u32"], returns: "i32" },
+  send: { args: ["i32", "ptr", "u64", "i32"], returns: "i64" },
+  geteuid: { args: [], returns: "u32" },
+  setgroups: { args: ["u64", "ptr"], returns: "i32" },
+  setgid: { args: ["u32"], returns: "i32" },
+  setuid: { args: ["u32"], returns: "i32" },
 } as const satisfies Record<string, FFIFunction>;
 
 type LibcSymbols = Library<typeof LIBC_SYMBOLS>["symbols"];
@@ -133,4 +143,83 @@ export function fcntlGetLock(fd: number, type: "read" | "write", start = 0, len 
     start: Number(flockView.getBigInt64(8, true)),
     len: Number(flockView.getBigInt64(16, true)),
   };
+}
+
+// ---- sockets, poll, identity: master mode (§2.3), syslog (§10), privilege drop (§1) -------------
+
+const POLLIN = 0x001;
+const SOCK_NONBLOCK = 0o4000;
+const SOCK_CLOEXEC = 0o2000000;
+const AF_UNIX = 1;
+const SOCK_DGRAM = 2;
+const MSG_NOSIGNAL = 0x4000;
+const MSG_DONTWAIT = 0x40;
+
+const pollBuffer = new Uint8Array(8);
+const pollView = new DataView(pollBuffer.buffer);
+
+/**
+ * poll(2) one fd for readability, blocking the JS thread for at most `timeoutMs` (keep it short:
+ * signal handlers and timers run only between calls). Returns true when readable.
+ */
+export function pollReadable(fd: number, timeoutMs: number): boolean {
+  pollView.setInt32(0, fd, true);
+  pollView.setInt16(4, POLLIN, true);
+  pollView.setInt16(6, 0, true);
+  const n = libc().poll(pollBuffer, 1, timeoutMs);
+  if (n < 0) {
+    const code = errno();
+    if (code === EINTR) return false;
+    throw new LibcError(`poll(${fd})`, code);
+  }
+  return n > 0 && (pollView.getInt16(6, true) & POLLIN) !== 0;
+}
+
+/** accept4(2) a connection as a non-blocking, close-on-exec fd; -errno on failure. */
+export function acceptConnection(listenFd: number): number {
+  const fd = libc().accept4(listenFd, null, null, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  return fd >= 0 ? fd : -errno();
+}
+
+export function closeFd(fd: number): void {
+  libc().close(fd);
+}
+
+/** A datagram socket connected to a unix socket path (syslog's /dev/log); -1 when unavailable. */
+export function connectUnixDatagram(path: string): number {
+  const fns = libc();
+  const fd = fns.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  // struct sockaddr_un: sa_family u16, then sun_path[108]
+  const address = new Uint8Array(110);
+  new DataView(address.buffer).setUint16(0, AF_UNIX, true);
+  const encoded = new TextEncoder().encode(path);
+  if (encoded.length >= 108) {
+    fns.close(fd);
+    return -1;
+  }
+  address.set(encoded, 2);
+  if (fns.connect(fd, address, 2 + encoded.length + 1) !== 0) {
+    fns.close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/** send(2) one datagram without blocking or raising SIGPIPE; false when it was not sent. */
+export function sendDatagram(fd: number, data: Uint8Array): boolean {
+  return libc().send(fd, data, data.length, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0;
+}
+
+export function effectiveUid(): number {
+  return libc().geteuid();
+}
+
+/** Drop root for good: supplementary groups, then gid, then uid (order matters). */
+export function dropPrivileges(uid: number, gid: number): void {
+  const fns = libc();
+  const groups = new Uint32Array([gid]);
+  if (fns.setgroups(1, groups) !== 0) throw new LibcError("setgroups", errno());
+  if (fns.setgid(gid) !== 0) throw new LibcError(`setgid(${gid})`, errno());
+  if (fns.setuid(uid) !== 0) throw new LibcError(`setuid(${uid})`, errno());
 }

@@ -9,8 +9,10 @@ import {
   parseStoredSecret,
   pickDecoy,
   type StoredSecret,
-  verifySecret,
+  verifyStoredSecret,
 } from "./schemes.ts";
+import { scramCredentialsOf } from "./scram-scheme.ts";
+import type { ScramCredentials, ScramHashName } from "./scram-keys.ts";
 
 export interface PasswdFileOptions {
   /** Receives one message per unusable line (file and line number, never a secret). */
@@ -43,15 +45,20 @@ export class PasswdFileDb implements PasswordDb {
     const table = await this.current();
     const entry = table.users.get(user);
     if (entry === undefined) {
-      verifySecret(table.decoy, password);
+      await verifyStoredSecret(table.decoy, password);
       return false;
     }
-    return verifySecret(entry, password);
+    return verifyStoredSecret(entry, password);
   }
 
   async plaintextSecret(user: string): Promise<string | undefined> {
     const entry = (await this.current()).users.get(user);
     return entry !== undefined && isPlaintextScheme(entry) ? entry.secret : undefined;
+  }
+
+  async scramCredentials(user: string, hash: ScramHashName): Promise<ScramCredentials | undefined> {
+    const entry = (await this.current()).users.get(user);
+    return entry === undefined ? undefined : scramCredentialsOf(entry, hash);
   }
 
   private async current(): Promise<Table> {

@@ -6,6 +6,7 @@ import { sha1 } from "@noble/hashes/legacy.js";
 import { sha256, sha512 } from "@noble/hashes/sha2.js";
 import { constantTimeEqual } from "./constant-time.ts";
 import { isShaCrypt, verifyShaCrypt } from "./sha-crypt.ts";
+import { isScramScheme, isSupportedScramSecret, scramCostClass, verifyScramSecret } from "./scram-scheme.ts";
 
 export interface StoredSecret {
   /** Upper-case scheme name without braces, e.g. "SSHA256". */
@@ -48,6 +49,7 @@ export function isPlaintextScheme(s: StoredSecret): boolean {
 export function isSupportedSecret(s: StoredSecret): boolean {
   if (PLAINTEXT_SCHEMES.has(s.scheme)) return true;
   if (CRYPT_SCHEMES.has(s.scheme)) return isShaCrypt(s.secret);
+  if (isScramScheme(s)) return isSupportedScramSecret(s);
   return decodeDigestSecret(s) !== undefined;
 }
 
@@ -60,6 +62,7 @@ function costClass(s: StoredSecret): string {
     const rounds = /^\$([56])\$(rounds=\d+\$)?/.exec(s.secret);
     return rounds ? `CRYPT$${rounds[1]}$${rounds[2] ?? ""}` : s.scheme;
   }
+  if (isScramScheme(s)) return scramCostClass(s);
   return s.scheme;
 }
 
@@ -107,7 +110,14 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Checks a password against a stored secret. Unknown or malformed secrets never match. */
+/** Checks a password against any stored secret, including the SCRAM stored keys whose PBKDF2 runs
+ *  off the event loop. Unknown or malformed secrets never match. */
+export async function verifyStoredSecret(s: StoredSecret, password: string): Promise<boolean> {
+  if (isScramScheme(s)) return verifyScramSecret(s, password);
+  return verifySecret(s, password);
+}
+
+/** Checks a password against a stored secret of a synchronous scheme (every scheme but SCRAM). */
 export function verifySecret(s: StoredSecret, password: string): boolean {
   const pw = utf8.encode(password);
   if (PLAINTEXT_SCHEMES.has(s.scheme)) {

@@ -3,6 +3,7 @@
  * authorization identities, verify the credential, then apply the proxy policy (§6.1, §6.6).
  */
 import { type SaslContext, type SaslStep, SASL_ERR } from "./mechanism.ts";
+import { checkLoginPolicy } from "../policy.ts";
 
 export type Failure = Extract<SaslStep, { type: "failure" }>;
 export type Success = Extract<SaslStep, { type: "success" }>;
@@ -55,7 +56,10 @@ export function resolveIdentities(ctx: SaslContext, authcidRaw: string, authzidR
 
 /** The proxy policy, run after the credential was verified (§6.6). */
 export function authorize(ctx: SaslContext, ids: Identities): Success | Failure {
-  if (ids.user !== ids.authcid && !ctx.mayProxy(ids.authcid, ids.user)) {
+  if (ctx.policy) {
+    const decision = checkLoginPolicy(ctx.policy, ids.authcid, ids.user);
+    if (!decision.ok) return { type: "failure", reason: decision.reason, detail: decision.detail, user: ids.user };
+  } else if (ids.user !== ids.authcid && !ctx.mayProxy(ids.authcid, ids.user)) {
     return authFailure(`user ${ids.authcid} is not allowed to proxy`, ids.user);
   }
   return ids.subfolder === undefined

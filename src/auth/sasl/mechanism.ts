@@ -4,14 +4,30 @@
  */
 import type { CanonicalResult } from "../canonical.ts";
 import type { PasswordDb } from "../passdb/passdb.ts";
+import type { LoginPolicy } from "../policy.ts";
+import type { Log } from "../../log/log.ts";
+import type { ChannelBinding } from "./tls-properties.ts";
 
 export interface SaslContext {
   passdb: PasswordDb;
   canonicalize(raw: string): CanonicalResult;
-  /** May authcid act as authzid? (admins/proxyservers, §6.6). Called only when authzid differs from authcid. */
+  /** May authcid act as authzid? (admins/proxyservers, §6.6). Called only when authzid differs from authcid.
+   *  Ignored when `policy` is given, which also applies loginrealms. */
   mayProxy(authcid: string, authzid: string): boolean;
   servername: string;
   tlsActive: boolean;
+  /** Cyrus's proxy-policy callback (§6.6): loginrealms, then admins/proxyservers for an authzid. */
+  policy?: LoginPolicy;
+  /** The TLS client certificate's subject CN once the chain verified: the EXTERNAL identity (§7). */
+  externalIdentity?: string;
+  /** The channel bindings of this TLS connection, for the SCRAM -PLUS mechanisms. */
+  channelBindings?: readonly ChannelBinding[];
+  /** allowanonymouslogin: ANONYMOUS is refused without it, and so is an EXTERNAL identity "anonymous". */
+  allowAnonymous?: boolean;
+  /** sasl_scram_iteration_counter: iterations for keys derived from a plaintext secret (default 4096). */
+  scramIterations?: number;
+  /** Receives the ANONYMOUS trace line (logged at notice, like libsasl's SASL_LOG_NOTE). */
+  log?: Pick<Log, "notice">;
 }
 
 export type SaslStep =
@@ -28,6 +44,8 @@ export interface SaslMechanism {
   readonly name: string;
   /** PLAIN and LOGIN: hidden without TLS unless allowplaintext / -p ssf > 1. */
   readonly plaintext: boolean;
+  /** Whether the mechanism needs TLS channel-binding data (the SCRAM -PLUS variants). */
+  readonly channelBinding?: boolean;
   start(ctx: SaslContext): SaslExchange;
 }
 
@@ -38,4 +56,10 @@ export const SASL_ERR = {
   badProtocol: "bad protocol / cancel",
   noMechanism: "no mechanism available",
   encryptionNeeded: "encryption needed to use mechanism",
+  /** SASL_FAIL, e.g. DIGEST-MD5's duplicate directives or a charset other than utf-8. */
+  generic: "generic failure",
+  /** SASL_NOAUTHZ: an EXTERNAL identity "anonymous" without allowanonymouslogin. */
+  authorization: "authorization failure",
+  /** SASL_TOOWEAK: sasl_minimum_layer above what TLS or -p provide. */
+  tooWeak: "mechanism too weak for this user",
 } as const;

@@ -6,17 +6,30 @@ import { type SaslMechanism, SASL_ERR } from "./mechanism.ts";
 import { PLAIN } from "./plain.ts";
 import { LOGIN } from "./login.ts";
 import { CRAM_MD5 } from "./cram-md5.ts";
+import { DIGEST_MD5 } from "./digest-md5.ts";
+import { SCRAM_MECHANISMS } from "./scram-sha.ts";
+import { EXTERNAL } from "./external.ts";
+import { ANONYMOUS } from "./anonymous.ts";
 
 export interface MechanismFilter {
   tlsActive: boolean;
   allowPlaintext: boolean;
+  /** `-p ssf`: the external security layer's strength; TLS replaces it once active (§1, §7). */
   externalSsf: number;
   /** sasl_mech_list: space separated; restricts and orders. */
   mechList?: string;
   allowAnonymous: boolean;
+  /** The TLS cipher's strength in bits (Cyrus's saslprops.ssf), when TLS is active; see tlsSecurityStrength. */
+  tlsSsf?: number;
+  /** sasl_minimum_layer: no mechanism here has a security layer, so it needs that much from TLS or -p. */
+  minimumLayer?: number;
+  /** Set when the TLS client certificate names an identity: only then is EXTERNAL offered (libsasl). */
+  externalIdentity?: string;
+  /** Set when the TLS layer gave channel-binding data: only then are the -PLUS mechanisms offered. */
+  channelBinding?: boolean;
 }
 
-const IMPLEMENTED: readonly SaslMechanism[] = [PLAIN, LOGIN, CRAM_MD5];
+const IMPLEMENTED: readonly SaslMechanism[] = [PLAIN, LOGIN, CRAM_MD5, DIGEST_MD5, ...SCRAM_MECHANISMS, EXTERNAL, ANONYMOUS];
 
 /** libsasl's listing order as a stock Cyrus shows it (transcripts/cyrus-exact.txt), with the channel-binding
  *  variants next to their base mechanism as libsasl lists them under TLS. */
@@ -49,6 +62,13 @@ const BY_DEFAULT_ORDER = [...IMPLEMENTED].sort((a, b) => rank(a.name) - rank(b.n
 
 /** An external security layer above 1 (`-p`) counts as protection, like TLS (§6.2, surprise 3). */
 const MIN_PROTECTING_SSF = 2;
+/** The strength assumed for an active TLS layer whose cipher strength was not passed in: AES-128's. */
+const DEFAULT_TLS_SSF = 128;
+
+/** libsasl's external ssf: the TLS cipher bits once TLS is up, else the `-p` value. */
+function externalStrength(f: MechanismFilter): number {
+  return f.tlsActive ? (f.tlsSsf ?? DEFAULT_TLS_SSF) : f.externalSsf;
+}
 
 function plaintextAllowed(f: MechanismFilter): boolean {
   return f.tlsActive || f.allowPlaintext || f.externalSsf >= MIN_PROTECTING_SSF;
@@ -74,10 +94,12 @@ function candidates(f: MechanismFilter): SaslMechanism[] {
 
 /** Conditions beyond sasl_mech_list: why a known mechanism is hidden right now, or undefined. */
 function hiddenBecause(m: SaslMechanism, f: MechanismFilter): string | undefined {
+  // libsasl's mech_permitted order: strength, availability, then the security flags.
+  if ((f.minimumLayer ?? 0) > externalStrength(f)) return SASL_ERR.tooWeak;
+  if (m.name === "EXTERNAL" && !f.externalIdentity) return SASL_ERR.noMechanism;
+  if (m.channelBinding && !f.channelBinding) return SASL_ERR.noMechanism;
   if (m.plaintext && !plaintextAllowed(f)) return SASL_ERR.encryptionNeeded;
   if (m.name === "ANONYMOUS" && !f.allowAnonymous) return SASL_ERR.noMechanism;
-  if (m.name === "EXTERNAL" && f.externalSsf <= 0) return SASL_ERR.noMechanism;
-  if (m.name.endsWith("-PLUS") && !f.tlsActive) return SASL_ERR.noMechanism;
   return undefined;
 }
 

@@ -1,8 +1,32 @@
 /** What every successful authentication shares: opening the maildrop (§5.1) and the log lines (§10). */
 import type { Session } from "../session.ts";
 import { StoreError } from "../../store/maildrop.ts";
-import { loginDelay, mailboxReady, maildropOpenFailed } from "../responses.ts";
+import { loginDelay, mailboxReady, maildropOpenFailed, tooManyConnections } from "../responses.ts";
 import { MAILDROP_OPEN_FAILURE_PAUSE_MS } from "../../limits.ts";
+import { TelemetryLog } from "../../log/telemetry.ts";
+
+/**
+ * maxlogins_per_host / maxlogins_per_user (§5.1 step 9), counted over the other logged-in
+ * sessions of this service. Cyrus counts its own process only after USER/PASS (so its limit is
+ * one lower there than after AUTH/APOP); we allow exactly N sessions whatever the login method.
+ */
+function withinLoginLimits(session: Session, user: string): boolean {
+  const s = session.settings;
+  if (!session.registry || (s.maxLoginsPerHost === 0 && s.maxLoginsPerUser === 0)) return true;
+  session.registry.remove(session);
+  const counts = session.registry.count(s.service, session.io.clientHost, user);
+  const hostFull = s.maxLoginsPerHost > 0 && counts.host >= s.maxLoginsPerHost;
+  const userFull = s.maxLoginsPerUser > 0 && counts.user >= s.maxLoginsPerUser;
+  if (!hostFull && !userFull) return true;
+  const reply = tooManyConnections(
+    s.maxLoginsPerHost > 0 ? { count: counts.host, max: s.maxLoginsPerHost, client: session.io.clientHost } : undefined,
+    s.maxLoginsPerUser > 0 ? { count: counts.user, max: s.maxLoginsPerUser, name: user } : undefined,
+  );
+  session.log.err(reply.slice("-ERR ".length));
+  session.resetLogin();
+  session.send(reply);
+  return false;
+}
 
 export function loginLogLine(session: Session, user: string, subfolder: string | undefined, mech: string): string {
   const sub = subfolder !== undefined ? "+" + subfolder : "";
@@ -44,7 +68,18 @@ export async function openMaildrop(session: Session, user: string, subfolder: st
     session.send(maildropOpenFailed(error.kind, error.message));
     return;
   }
-  session.hooks.loggedIn?.(session);
+  if (!withinLoginLimits(session, user)) return;
+  session.updateRegistry();
+  // §8: the telemetry file starts with the "+OK Mailbox locked" reply; earlier output goes out first
+  session.flush();
+  const s = session.settings;
+  session.telemetry = TelemetryLog.open({
+    configDirectory: s.configDirectory,
+    service: s.service,
+    userid: user,
+    sessionId: session.sessionId,
+    bySessionId: s.telemetryBySessionId,
+  });
   session.send(mailboxReady(session.sessionId));
 }
 

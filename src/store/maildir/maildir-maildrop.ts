@@ -7,10 +7,12 @@ import { openSync, renameSync, unlinkSync } from "node:fs";
 import { StoreError, type CommitRequest, type CommitResult, type Maildrop, type MessageInfo, type MessageSource } from "../maildrop.ts";
 import { FileLockTimeoutError, withFileLock } from "../../sys/file-lock.ts";
 import { nameWithSeenFlag } from "./maildir-name.ts";
-import { messagePath, scanMaildir, type MaildirFile } from "./maildir-scan.ts";
+import { messagePath, sameFile, scanMaildir, type MaildirFile } from "./maildir-scan.ts";
 import { MaildirMessageSource } from "./message-source.ts";
 import { errorCode, isNotFound } from "./store-errors.ts";
-import { fsyncDirectory, readUidList, UID_LIST_LOCK_FILE, UNKNOWN_CTIMES, writeUidList, type MaildirMessage } from "./uid-list.ts";
+import type { MaildirMessage } from "./maildir-message.ts";
+import { UNKNOWN_CTIMES } from "./directory-state.ts";
+import { fsyncDirectory, readUidList, UID_LIST_LOCK_FILE, writeUidList } from "./uid-list.ts";
 
 const COULD_NOT_READ = "Could not read message file";
 
@@ -90,7 +92,7 @@ export class MaildirMaildrop implements Maildrop {
       for (const m of this.snapshot) m.file = this.relocated.get(m.baseName) ?? m.file;
     }
     const file = this.relocated.get(message.baseName);
-    if (file === undefined || (file.subdir === before.subdir && file.name === before.name)) return false;
+    if (file === undefined || sameFile(file, before)) return false;
     message.file = file;
     return true;
   }
@@ -155,7 +157,7 @@ export class MaildirMaildrop implements Maildrop {
     const list = readUidList(this.dir);
     if (list === undefined) return;
     const messages = list.messages.filter((m) => !gone.has(m.baseName));
-    if (messages.length !== list.messages.length) writeUidList(this.dir, { ...list, ctimes: UNKNOWN_CTIMES, messages });
+    if (messages.length !== list.messages.length) writeUidList(this.dir, { ...list, ctimes: UNKNOWN_CTIMES, messages }, { durableRename: false });
   }
 }
 

@@ -8,9 +8,16 @@ import { maildirStoreError } from "./store-errors.ts";
 
 export type MaildirSubdir = "new" | "cur";
 
+/** new/ before cur/: a message renamed from new/ to cur/ meanwhile is then seen at least once. */
+export const MAILDIR_SUBDIRS: readonly MaildirSubdir[] = ["new", "cur"];
+
 export interface MaildirFile {
   readonly subdir: MaildirSubdir;
   readonly name: string;
+}
+
+export function sameFile(a: MaildirFile, b: MaildirFile): boolean {
+  return a.subdir === b.subdir && a.name === b.name;
 }
 
 export function messagePath(dir: string, file: MaildirFile): string {
@@ -23,12 +30,13 @@ function isMessageName(name: string): boolean {
 }
 
 /**
- * Read `new/` before `cur/`: a message renamed from new/ to cur/ meanwhile is then seen at least
- * once. A base name found in both (a copy mid-move) counts once, at its cur/ location.
+ * The messages in `subdirs`, by base name. A base name found in both (a copy mid-move) counts once,
+ * at its cur/ location.
  */
-export function scanMaildir(dir: string): Map<string, MaildirFile> {
+export function scanMaildir(dir: string, subdirs: readonly MaildirSubdir[] = MAILDIR_SUBDIRS): Map<string, MaildirFile> {
   const files = new Map<string, MaildirFile>();
-  for (const subdir of ["new", "cur"] as const) {
+  for (const subdir of MAILDIR_SUBDIRS) {
+    if (!subdirs.includes(subdir)) continue;
     let names: string[];
     try {
       names = readdirSync(`${dir}/${subdir}`);

@@ -4,39 +4,32 @@
  */
 import { StoreError, type MailStore, type Maildrop } from "../maildrop.ts";
 import { FileLockTimeoutError, withFileLock } from "../../sys/file-lock.ts";
-import { directoryCtimes, listIsCurrent, sameCtimes, settledCtimes } from "./directory-state.ts";
+import { directoryCtimes, settledCtimes, unchangedSubdirs, type DirectoryCtimes } from "./directory-state.ts";
 import { MaildirMaildrop } from "./maildir-maildrop.ts";
-import { scanMaildir, type MaildirFile } from "./maildir-scan.ts";
+import { MAILDIR_SUBDIRS, scanMaildir, type MaildirFile, type MaildirSubdir } from "./maildir-scan.ts";
 import { resolveMaildirPath, validateMaildirTemplate } from "./path-template.ts";
 import { maildirStoreError } from "./store-errors.ts";
-import { measureNewMessages, updateUidList, type MeasuredSizes } from "./uid-assignment.ts";
-import { readUidList, UID_LIST_LOCK_FILE, writeUidList, type MaildirMessage, type UidList } from "./uid-list.ts";
+import { measureNewMessages, updateUidList, type Observation } from "./uid-assignment.ts";
+import { parseUidList, readUidListBytes, UID_LIST_LOCK_FILE, writeUidList, type UidList } from "./uid-list.ts";
 
 export interface MaildirStoreOptions {
   /** `pop3_maildir_path`, e.g. `/var/mail/%u/Maildir`. */
   readonly pathTemplate: string;
   /** popuseimapflags (§5.10): RETR'd messages get the Seen flag at QUIT. */
   readonly markSeen?: boolean;
+  /** Wall clock in ms (UIDVALIDITY of a new list, ctime settling); tests move it forward. */
+  readonly now?: () => number;
 }
 
-/** The list matches the listing message for message, so the snapshot needs no lock and no write. */
-function listCovers(list: UidList, files: ReadonlyMap<string, MaildirFile>): boolean {
-  if (list.messages.length !== files.size) return false;
-  for (const message of list.messages) if (!files.has(message.baseName)) return false;
-  return true;
-}
-
-function withLocations(messages: readonly MaildirMessage[], files: ReadonlyMap<string, MaildirFile>): MaildirMessage[] {
-  return messages.map((m) => {
-    const file = files.get(m.baseName);
-    return file === undefined || file === m.file ? m : { ...m, file };
-  });
-}
-
-/** A second listing for messages the first one missed: a rename inside cur/ while it was being read. */
-function relistIfMissing(dir: string, list: UidList | undefined, files: Map<string, MaildirFile>): Map<string, MaildirFile> {
-  if (list === undefined || list.messages.every((m) => files.has(m.baseName))) return files;
-  const again = scanMaildir(dir);
+/**
+ * List the directories the uid list cannot vouch for. A message of the list that is missing from
+ * the listing gets a second listing, in case it was being renamed inside cur/ while it was read.
+ */
+function listChanged(dir: string, list: UidList | undefined, listed: readonly MaildirSubdir[]): Map<string, MaildirFile> {
+  const files = scanMaildir(dir, listed);
+  const missing = list?.messages.some((m) => listed.includes(m.subdir) && !files.has(m.baseName)) ?? false;
+  if (!missing) return files;
+  const again = scanMaildir(dir, listed);
   for (const [baseName, file] of files) if (!again.has(baseName)) again.set(baseName, file);
   return again;
 }
@@ -44,11 +37,13 @@ function relistIfMissing(dir: string, list: UidList | undefined, files: Map<stri
 export class MaildirStore implements MailStore {
   private readonly pathTemplate: string;
   private readonly markSeen: boolean;
+  private readonly now: () => number;
 
   constructor(options: MaildirStoreOptions) {
     validateMaildirTemplate(options.pathTemplate);
     this.pathTemplate = options.pathTemplate;
     this.markSeen = options.markSeen ?? false;
+    this.now = options.now ?? Date.now;
   }
 
   async open(user: string, folder: string | undefined): Promise<Maildrop> {
@@ -63,30 +58,53 @@ export class MaildirStore implements MailStore {
   }
 
   /**
-   * The uid list describing the Maildir now. When its recorded directory ctimes still hold, it is
-   * used as is: a login then reads one file and two inodes, however many messages there are.
+   * The uid list describing the Maildir now. Only directories whose ctime changed since the list
+   * was written are listed, so an ordinary login reads one file and two inodes, and one after a
+   * delivery lists just new/.
    */
   private async currentUidList(dir: string): Promise<UidList> {
-    const ctimes = directoryCtimes(dir);
-    const list = readUidList(dir);
-    if (list !== undefined && listIsCurrent(list.ctimes, ctimes)) return list;
-
-    const files = scanMaildir(dir);
-    if (list !== undefined && listCovers(list, files) && sameCtimes(list.ctimes, settledCtimes(ctimes))) {
-      return { ...list, messages: withLocations(list.messages, files) };
-    }
+    const seen = this.observe(dir, readUidListBytes(dir));
+    if (seen.listed.length === 0) return seen.list!;
     // Reading new messages can take long; do it before taking the lock other logins wait on.
-    const sizes = measureNewMessages(dir, list, files);
-    return withFileLock(`${dir}/${UID_LIST_LOCK_FILE}`, "write", () => this.updateLocked(dir, sizes));
+    const sizes = measureNewMessages(dir, seen);
+    if (seen.list !== undefined && sizes.size === 0) {
+      const update = updateUidList(dir, seen, sizes, this.now());
+      if (!update.changed) return update.list;
+    }
+    return withFileLock(`${dir}/${UID_LIST_LOCK_FILE}`, "write", () => {
+      const latest = this.observeAgainIfUseful(dir, seen);
+      measureNewMessages(dir, latest, sizes);
+      const { list, changed, uidsAssigned } = updateUidList(dir, latest, sizes, this.now());
+      if (changed) writeUidList(dir, list, { durableRename: uidsAssigned });
+      return list;
+    });
   }
 
-  private updateLocked(dir: string, sizes: MeasuredSizes): UidList {
-    const previous = readUidList(dir);
-    const ctimes = settledCtimes(directoryCtimes(dir));
-    const files = relistIfMissing(dir, previous, scanMaildir(dir));
-    measureNewMessages(dir, previous, files, sizes);
-    const { list, changed } = updateUidList(dir, previous, files, ctimes, sizes);
-    if (changed) writeUidList(dir, list);
-    return list;
+  private observe(dir: string, listBytes: Buffer | undefined): Observation {
+    const current = directoryCtimes(dir);
+    // Settledness is judged at the stat, which precedes the listing.
+    const ctimes = settledCtimes(current, this.now());
+    const list = listBytes === undefined ? undefined : parseUidList(listBytes);
+    const unchanged = list === undefined ? [] : unchangedSubdirs(list.ctimes, current);
+    const listed = MAILDIR_SUBDIRS.filter((subdir) => !unchanged.includes(subdir));
+    const files = listed.length === 0 ? new Map() : listChanged(dir, list, listed);
+    return { listBytes, list, ctimes, listed, files };
   }
+
+  /**
+   * Under the lock: if no other session rewrote the list since `seen`, that look is as good as a
+   * new one (deliveries never take our lock, so holding it adds nothing), unless it came too soon
+   * after a change to be recorded as current and a new look now would be.
+   */
+  private observeAgainIfUseful(dir: string, seen: Observation): Observation {
+    const listBytes = readUidListBytes(dir);
+    const unchanged = listBytes === undefined ? seen.listBytes === undefined : seen.listBytes !== undefined && listBytes.equals(seen.listBytes);
+    if (unchanged && !hasUnknown(seen.ctimes)) return seen;
+    if (unchanged && hasUnknown(settledCtimes(directoryCtimes(dir), this.now()))) return seen;
+    return this.observe(dir, listBytes);
+  }
+}
+
+function hasUnknown(ctimes: DirectoryCtimes): boolean {
+  return ctimes.new === 0n || ctimes.cur === 0n;
 }

@@ -1,33 +1,56 @@
 /**
- * Bringing a uid list up to date with a directory listing: known messages keep their UIDs, vanished
- * ones are dropped, and new ones get the next UIDs in delivery order.
+ * Bringing a uid list up to date with what is in the Maildir: known messages keep their UIDs,
+ * vanished ones are dropped, and new ones get the next UIDs in delivery order.
  */
 import { statSync } from "node:fs";
-import { compareDelivery, deliveryKeyFromMtime, deliveryKeyFromName, type DeliveryKey } from "./maildir-name.ts";
-import { messagePath, type MaildirFile } from "./maildir-scan.ts";
-import { maildirMessageSize } from "./message-size.ts";
+import { sameCtimes, type DirectoryCtimes } from "./directory-state.ts";
 import { readDovecotUidList, type DovecotUids } from "./dovecot-uidlist.ts";
+import { MaildirMessage } from "./maildir-message.ts";
+import { compareDelivery, deliveryKeyFromMtime, deliveryKeyFromName, type DeliveryKey } from "./maildir-name.ts";
+import { messagePath, sameFile, type MaildirFile, type MaildirSubdir } from "./maildir-scan.ts";
+import { maildirMessageSize } from "./message-size.ts";
 import { isNotFound } from "./store-errors.ts";
-import { sameCtimes } from "./directory-state.ts";
-import { UNKNOWN_CTIMES, type DirectoryCtimes, type MaildirMessage, type UidList } from "./uid-list.ts";
+import type { UidList } from "./uid-list.ts";
+
+/** One look at a Maildir. */
+export interface Observation {
+  /** The uid list file as read, to tell later whether another session rewrote it. */
+  readonly listBytes: Buffer | undefined;
+  readonly list: UidList | undefined;
+  /** The directory ctimes to record for this look: 0 where a directory changed too recently. */
+  readonly ctimes: DirectoryCtimes;
+  /** The directories that were listed; the list's entries for the others are known to be current. */
+  readonly listed: readonly MaildirSubdir[];
+  /** Base name → file, for the listed directories. */
+  readonly files: ReadonlyMap<string, MaildirFile>;
+}
 
 export interface UidListUpdate {
   readonly list: UidList;
   /** Whether `list` differs from the one on disk and should be written. */
   readonly changed: boolean;
+  /** Whether it hands out UIDs (or a UIDVALIDITY) that clients may see and must never change. */
+  readonly uidsAssigned: boolean;
 }
 
-/** Sizes of messages not yet in the list, measured by base name before taking the lock. */
+/** Sizes of messages not yet in the list, by base name; measured before taking the lock. */
 export type MeasuredSizes = Map<string, number>;
+
+/** The base names the list knows in the listed directories. */
+function knownInListed(observation: Observation): Set<string> {
+  const known = new Set<string>();
+  for (const m of observation.list?.messages ?? []) if (observation.listed.includes(m.subdir)) known.add(m.baseName);
+  return known;
+}
 
 /**
  * Size every listed file the uid list does not know yet. A file that vanished or cannot be read is
  * left out; it stays out of the list too, so a later login tries again.
  */
-export function measureNewMessages(dir: string, known: UidList | undefined, files: ReadonlyMap<string, MaildirFile>, sizes: MeasuredSizes = new Map()): MeasuredSizes {
-  const knownNames = new Set(known?.messages.map((m) => m.baseName));
-  for (const [baseName, file] of files) {
-    if (knownNames.has(baseName) || sizes.has(baseName)) continue;
+export function measureNewMessages(dir: string, observation: Observation, sizes: MeasuredSizes = new Map()): MeasuredSizes {
+  const known = knownInListed(observation);
+  for (const [baseName, file] of observation.files) {
+    if (known.has(baseName) || sizes.has(baseName)) continue;
     try {
       sizes.set(baseName, maildirMessageSize(messagePath(dir, file), baseName));
     } catch {
@@ -51,67 +74,64 @@ function deliveryKey(dir: string, baseName: string, file: MaildirFile): Delivery
 function startingList(dir: string, nowMs: number): { list: UidList; dovecot: DovecotUids | undefined } {
   const dovecot = readDovecotUidList(dir);
   const uidValidity = dovecot?.uidValidity ?? Math.floor(nowMs / 1000);
-  const list = { uidValidity, nextUid: dovecot?.nextUid ?? 1, ctimes: UNKNOWN_CTIMES, messages: [] };
+  const list: UidList = { uidValidity, nextUid: dovecot?.nextUid ?? 1, ctimes: { new: 0n, cur: 0n }, messages: [] };
   return { list, dovecot };
 }
 
 /**
- * The list describing `files` (a listing taken after `ctimes` was read). `sizes` must hold the size of
- * every file the previous list does not know; files without one are left out.
+ * The list describing the Maildir as observed. Messages in directories that were not listed pass
+ * through untouched: nothing can have left or entered such a directory, so no message of a listed
+ * directory can have come from there either. `sizes` must hold every file the list does not know;
+ * files without one are left out.
  */
-export function updateUidList(
-  dir: string,
-  previous: UidList | undefined,
-  files: ReadonlyMap<string, MaildirFile>,
-  ctimes: DirectoryCtimes,
-  sizes: MeasuredSizes,
-  nowMs = Date.now(),
-): UidListUpdate {
+export function updateUidList(dir: string, observation: Observation, sizes: MeasuredSizes, nowMs: number): UidListUpdate {
+  const previous = observation.list;
   const { list: base, dovecot } = previous === undefined ? startingList(dir, nowMs) : { list: previous, dovecot: undefined };
+  const { files, listed } = observation;
   const messages: MaildirMessage[] = [];
-  const knownNames = new Set<string>();
+  const known = new Set<string>();
   let removed = false;
   for (const message of base.messages) {
+    if (!listed.includes(message.subdir)) {
+      messages.push(message);
+      continue;
+    }
     const file = files.get(message.baseName);
-    if (file === undefined || knownNames.has(message.baseName)) {
+    if (file === undefined || known.has(message.baseName)) {
       removed = true;
       continue;
     }
-    knownNames.add(message.baseName);
-    messages.push(file === message.file ? message : { ...message, file });
+    known.add(message.baseName);
+    messages.push(sameFile(file, message.file) ? message : message.movedTo(file));
   }
 
   const arrivals: Array<{ key: DeliveryKey; file: MaildirFile; size: number }> = [];
-  let complete = true;
+  const incomplete = new Set<MaildirSubdir>();
   for (const [baseName, file] of files) {
-    if (knownNames.has(baseName)) continue;
+    if (known.has(baseName)) continue;
     const size = sizes.get(baseName);
     const key = size === undefined ? undefined : deliveryKey(dir, baseName, file);
-    if (size === undefined || key === undefined) complete = false;
+    if (size === undefined || key === undefined) incomplete.add(file.subdir);
     else arrivals.push({ key, file, size });
   }
   arrivals.sort((a, b) => compareDelivery(a.key, b.key));
 
   let nextUid = base.nextUid;
   const importedUids = new Set<number>();
-  let imported = false;
   for (const { key, file, size } of arrivals) {
     const dovecotUid = dovecot?.uidsByBaseName.get(key.name);
-    let uid: number;
-    if (dovecotUid !== undefined && !importedUids.has(dovecotUid)) {
-      uid = dovecotUid;
-      importedUids.add(uid);
-      imported = true;
-    } else {
-      uid = nextUid++;
-    }
-    messages.push({ uid, size, baseName: key.name, file });
+    const imported = dovecotUid !== undefined && !importedUids.has(dovecotUid);
+    if (imported) importedUids.add(dovecotUid);
+    messages.push(MaildirMessage.at(imported ? dovecotUid : nextUid++, size, file));
   }
-  if (imported) messages.sort((a, b) => a.uid - b.uid);
+  if (importedUids.size > 0) messages.sort((a, b) => a.uid - b.uid);
 
-  // A listing that left files out cannot vouch for the directories at their current ctimes.
-  const recordedCtimes = complete ? ctimes : UNKNOWN_CTIMES;
-  const list: UidList = { uidValidity: base.uidValidity, nextUid, ctimes: recordedCtimes, messages };
-  const changed = previous === undefined || removed || arrivals.length > 0 || !sameCtimes(previous.ctimes, recordedCtimes);
-  return { list, changed };
+  // A listing that left files out cannot vouch for its directory.
+  const ctimes: DirectoryCtimes = {
+    new: incomplete.has("new") ? 0n : observation.ctimes.new,
+    cur: incomplete.has("cur") ? 0n : observation.ctimes.cur,
+  };
+  const list: UidList = { uidValidity: base.uidValidity, nextUid, ctimes, messages };
+  const changed = previous === undefined || removed || arrivals.length > 0 || !sameCtimes(previous.ctimes, ctimes);
+  return { list, changed, uidsAssigned: previous === undefined || arrivals.length > 0 };
 }

@@ -5,13 +5,13 @@
  *   <uid> <size> <new|cur>/<file name>        (one line per message, ascending uid)
  *
  * Messages are identified by base name (the file name before `:`); the full name is where the
- * message was last seen. The directory ctimes say which directory state the list describes, so a
- * login can trust it without listing 20,000 files; 0 means "not known, list the directories".
+ * message was last seen. A directory ctime says which state of that directory the list describes,
+ * so a login can trust the list without listing 20,000 files; 0 means "not known, list it".
  * The file is replaced whole (temp file, fsync, rename): a crash leaves the old or the new list.
  */
 import { closeSync, constants, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
-import { maildirBaseName } from "./maildir-name.ts";
-import type { MaildirFile } from "./maildir-scan.ts";
+import { UNKNOWN_CTIMES, type DirectoryCtimes } from "./directory-state.ts";
+import { MaildirMessage } from "./maildir-message.ts";
 import { isNotFound } from "./store-errors.ts";
 
 export const UID_LIST_FILE = "pop3d-uidlist";
@@ -23,22 +23,6 @@ const FORMAT_VERSION = "1";
 /** The list is mail metadata and gets the same privacy as the mail. */
 const UID_LIST_MODE = 0o600;
 
-export interface MaildirMessage {
-  readonly uid: number;
-  /** Wire size (crlf-size.ts), cached so later logins never read the message. */
-  readonly size: number;
-  readonly baseName: string;
-  /** Where the message was last seen; flag changes and new/→cur/ moves change it. */
-  file: MaildirFile;
-}
-
-export interface DirectoryCtimes {
-  readonly newDir: bigint;
-  readonly curDir: bigint;
-}
-
-export const UNKNOWN_CTIMES: DirectoryCtimes = { newDir: 0n, curDir: 0n };
-
 export interface UidList {
   readonly uidValidity: number;
   readonly nextUid: number;
@@ -47,95 +31,136 @@ export interface UidList {
   readonly messages: readonly MaildirMessage[];
 }
 
+const LF = 10;
+const SPACE = 32;
+const SLASH = 47;
+const NEWLINE = Buffer.from("\n");
+
 function isCount(value: number): boolean {
   return Number.isSafeInteger(value) && value >= 0;
 }
 
-/** Decimal digits of line[from, to), or -1; hand-rolled because this runs 40,000 times a login. */
-function decimalAt(line: string, from: number, to: number): number {
-  if (to <= from || to - from > 15) return -1;
-  let value = 0;
-  for (let i = from; i < to; i++) {
-    const digit = line.charCodeAt(i) - 48;
-    if (digit < 0 || digit > 9) return -1;
-    value = value * 10 + digit;
-  }
-  return value;
+/** "new" or "cur" if bytes[at, at + 4) is `new/` or `cur/`. */
+function subdirAt(bytes: Buffer, at: number): "new" | "cur" | undefined {
+  if (bytes[at + 3] !== SLASH) return undefined;
+  const a = bytes[at];
+  const b = bytes[at + 1];
+  const c = bytes[at + 2];
+  if (a === 110 && b === 101 && c === 119) return "new";
+  if (a === 99 && b === 117 && c === 114) return "cur";
+  return undefined;
 }
 
-function parseCtime(text: string): bigint | undefined {
-  return /^\d+$/.test(text) ? BigInt(text) : undefined;
+/** Decimal numbers of at most this many digits are exact in a double. */
+const MAX_DIGITS = 15;
+
+function parseCtime(text: string | undefined): bigint | undefined {
+  return text !== undefined && /^\d+$/.test(text) ? BigInt(text) : undefined;
 }
 
-function parseMessageLine(line: string, nextUid: number): MaildirMessage | undefined {
-  const afterUid = line.indexOf(" ");
-  const afterSize = afterUid < 0 ? -1 : line.indexOf(" ", afterUid + 1);
-  if (afterSize < 0) return undefined;
-  const uid = decimalAt(line, 0, afterUid);
-  const size = decimalAt(line, afterUid + 1, afterSize);
-  if (uid <= 0 || uid >= nextUid || size < 0 || line.charCodeAt(afterSize + 4) !== 47) return undefined;
-  const subdir = line.slice(afterSize + 1, afterSize + 4);
-  if (subdir !== "new" && subdir !== "cur") return undefined;
-  const name = line.slice(afterSize + 5);
-  if (name === "") return undefined;
-  return { uid, size, baseName: maildirBaseName(name), file: { subdir, name } };
+function parseHeader(line: string): Omit<UidList, "messages"> | undefined {
+  const fields = line.split(" ");
+  if (fields.length !== 6 || fields[0] !== FORMAT_TAG || fields[1] !== FORMAT_VERSION) return undefined;
+  const uidValidity = Number(fields[2]);
+  const nextUid = Number(fields[3]);
+  const newDir = parseCtime(fields[4]);
+  const curDir = parseCtime(fields[5]);
+  if (!isCount(uidValidity) || uidValidity === 0 || !isCount(nextUid) || nextUid === 0) return undefined;
+  if (newDir === undefined || curDir === undefined) return undefined;
+  return { uidValidity, nextUid, ctimes: { new: newDir, cur: curDir } };
 }
 
 /**
  * Parse the list; undefined if the header is unusable. Bad lines are dropped: those messages then
  * get fresh UIDs above nextUid, which costs a re-download but never a clash. The writer never puts
- * a base name twice; a hand-edited duplicate is resolved when the list is next updated.
+ * a base name twice; a hand-edited duplicate is resolved when the list is next updated. Works on
+ * bytes and leaves file names undecoded, because a login on a big Maildir runs this cold.
  */
-export function parseUidList(text: string): UidList | undefined {
-  const lines = text.split("\n");
-  const header = lines[0].split(" ");
-  if (header.length !== 6 || header[0] !== FORMAT_TAG || header[1] !== FORMAT_VERSION) return undefined;
-  const uidValidity = Number(header[2]);
-  const nextUid = Number(header[3]);
-  const newDir = parseCtime(header[4]);
-  const curDir = parseCtime(header[5]);
-  if (!isCount(uidValidity) || uidValidity === 0 || !isCount(nextUid) || nextUid === 0) return undefined;
-  if (newDir === undefined || curDir === undefined) return undefined;
+export function parseUidList(data: Buffer | string): UidList | undefined {
+  const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
+  const headerEnd = bytes.indexOf(LF);
+  const header = parseHeader(bytes.toString("utf8", 0, headerEnd < 0 ? bytes.length : headerEnd));
+  if (header === undefined) return undefined;
 
   const messages: MaildirMessage[] = [];
   let sorted = true;
   let dropped = false;
-  for (let i = 1; i < lines.length; i++) {
-    if (lines[i] === "") continue;
-    const message = parseMessageLine(lines[i], nextUid);
-    if (message === undefined) {
+  // One pass over the bytes with the number parsing inlined: this loop runs cold (a fresh process
+  // per inetd login) once per message, and calls or allocations in it show in the login time.
+  const length = bytes.length;
+  let lastUid = 0;
+  for (let pos = headerEnd < 0 ? length : headerEnd + 1; pos < length; ) {
+    let end = bytes.indexOf(LF, pos);
+    if (end < 0) end = length;
+    let at = pos;
+    let uid = 0;
+    for (let digit; at < end && (digit = bytes[at] - 48) >= 0 && digit <= 9; at++) uid = uid * 10 + digit;
+    const uidDigits = at - pos;
+    const sizeStart = at + 1;
+    let size = 0;
+    if (bytes[at] === SPACE) for (at++; at < end && bytes[at] >= 48 && bytes[at] <= 57; at++) size = size * 10 + bytes[at] - 48;
+    const pathAt = at + 1;
+    const valid =
+      uidDigits > 0 && uidDigits <= MAX_DIGITS && uid > 0 && uid < header.nextUid &&
+      at > sizeStart && at - sizeStart <= MAX_DIGITS && bytes[at] === SPACE && end - pathAt >= 5;
+    const subdir = valid ? subdirAt(bytes, pathAt) : undefined;
+    if (subdir !== undefined) {
+      if (uid <= lastUid) sorted = false;
+      lastUid = uid;
+      messages.push(MaildirMessage.fromListLine(uid, size, subdir, bytes, pos, pathAt, end));
+    } else if (end > pos) {
       dropped = true;
-      continue;
     }
-    if (messages.length > 0 && message.uid <= messages[messages.length - 1].uid) sorted = false;
-    messages.push(message);
+    pos = end + 1;
   }
   if (!sorted) {
     messages.sort((a, b) => a.uid - b.uid);
     for (let i = messages.length - 1; i > 0; i--) if (messages[i].uid === messages[i - 1].uid) messages.splice(i, 1);
   }
   // A damaged list no longer proves anything about the directories.
-  const ctimes = dropped || !sorted ? UNKNOWN_CTIMES : { newDir, curDir };
-  return { uidValidity, nextUid, ctimes, messages };
+  return { ...header, ctimes: dropped || !sorted ? UNKNOWN_CTIMES : header.ctimes, messages };
 }
 
-export function serializeUidList(list: UidList): string {
+/** Unchanged lines are copied from the list they were read from, in runs, rather than re-encoded. */
+export function serializeUidList(list: UidList): Buffer {
   const { uidValidity, nextUid, ctimes } = list;
-  const parts = [`${FORMAT_TAG} ${FORMAT_VERSION} ${uidValidity} ${nextUid} ${ctimes.newDir} ${ctimes.curDir}\n`];
-  for (const m of list.messages) parts.push(`${m.uid} ${m.size} ${m.file.subdir}/${m.file.name}\n`);
-  return parts.join("");
+  const parts: Uint8Array[] = [Buffer.from(`${FORMAT_TAG} ${FORMAT_VERSION} ${uidValidity} ${nextUid} ${ctimes.new} ${ctimes.cur}\n`)];
+  let runBytes: Buffer | undefined;
+  let runStart = 0;
+  let runEnd = 0;
+  for (const message of list.messages) {
+    const source = message.listSource;
+    if (source !== undefined && source === runBytes && message.listLineStart === runEnd + 1) {
+      runEnd = message.listLineEnd;
+      continue;
+    }
+    if (runBytes !== undefined) parts.push(runBytes.subarray(runStart, runEnd), NEWLINE);
+    runBytes = source;
+    if (source !== undefined) {
+      runStart = message.listLineStart;
+      runEnd = message.listLineEnd;
+    } else {
+      parts.push(Buffer.from(`${message.uid} ${message.size} ${message.file.subdir}/${message.file.name}\n`, "utf8"));
+    }
+  }
+  if (runBytes !== undefined) parts.push(runBytes.subarray(runStart, runEnd), NEWLINE);
+  return Buffer.concat(parts);
 }
 
-/** The list of the Maildir at `dir`, or undefined if there is none yet (or it is unusable). */
-export function readUidList(dir: string): UidList | undefined {
-  let text: string;
+/** The raw list of the Maildir at `dir`, or undefined if it has none yet. */
+export function readUidListBytes(dir: string): Buffer | undefined {
   try {
-    text = readFileSync(`${dir}/${UID_LIST_FILE}`, "utf8");
+    return readFileSync(`${dir}/${UID_LIST_FILE}`);
   } catch (error) {
     if (isNotFound(error)) return undefined;
     throw error;
   }
-  return parseUidList(text);
+}
+
+/** The list of the Maildir at `dir`, or undefined if there is none yet (or it is unusable). */
+export function readUidList(dir: string): UidList | undefined {
+  const bytes = readUidListBytes(dir);
+  return bytes === undefined ? undefined : parseUidList(bytes);
 }
 
 export function fsyncDirectory(dir: string): void {
@@ -147,10 +172,22 @@ export function fsyncDirectory(dir: string): void {
   }
 }
 
-/** Replace the list atomically. The caller holds the uid list lock. */
-export function writeUidList(dir: string, list: UidList): void {
+export interface UidListWriteOptions {
+  /**
+   * Also fsync the directory so the rename itself survives a crash. Needed when the list hands out
+   * new UIDs; a list that only forgets messages or records ctimes may safely fall back to the old one.
+   */
+  readonly durableRename: boolean;
+}
+
+/**
+ * Replace the list atomically. The caller holds the uid list lock. The data is always fsynced before
+ * the rename: some filesystems would otherwise leave an empty list after a crash, and a lost list
+ * means a new UIDVALIDITY and every client downloading everything again.
+ */
+export function writeUidList(dir: string, list: UidList, options: UidListWriteOptions): void {
   const tempPath = `${dir}/${UID_LIST_TEMP_FILE}`;
-  const data = Buffer.from(serializeUidList(list), "utf8");
+  const data = serializeUidList(list);
   const fd = openSync(tempPath, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, UID_LIST_MODE);
   try {
     let written = 0;
@@ -160,5 +197,5 @@ export function writeUidList(dir: string, list: UidList): void {
     closeSync(fd);
   }
   renameSync(tempPath, `${dir}/${UID_LIST_FILE}`);
-  fsyncDirectory(dir);
+  if (options.durableRename) fsyncDirectory(dir);
 }

@@ -1,0 +1,25 @@
+/**
+ * The shutdown file (§4.1 step 3): `<configdirectory>/msg/shutdown.<service>` or
+ * `<configdirectory>/msg/shutdown` makes every session say `-ERR [SYS/TEMP] <first line>` and close.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { shutdownNotice } from "./responses.ts";
+
+export function shutdownFilePaths(configDirectory: string, service: string): string[] {
+  return [join(configDirectory, "msg", `shutdown.${service}`), join(configDirectory, "msg", "shutdown")];
+}
+
+/** The notice to send, or undefined when no shutdown file exists. */
+export function checkShutdownFiles(paths: readonly string[]): string | undefined {
+  for (const path of paths) {
+    let text: string;
+    try {
+      text = readFileSync(path, "latin1");
+    } catch {
+      continue;
+    }
+    return shutdownNotice(text.split(/\r?\n/, 1)[0] ?? "");
+  }
+  return undefined;
+}

@@ -1,0 +1,207 @@
+/**
+ * Running under Cyrus master(8) (§2): master hands us a listening socket on fd 4 and a status pipe
+ * on fd 3. Like service.c we accept one connection at a time (serialised across preforked siblings
+ * by an fcntl lock), tell master UNAVAILABLE/CONNECTION/AVAILABLE with 8-byte messages, serve at
+ * most -U sessions, exit after -T idle seconds once we have served one, and reuse the process only
+ * after a clean QUIT.
+ */
+import { closeSync, openSync, statSync, writeSync, mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import type { Log } from "../log/log.ts";
+import type { Session, SessionDeps } from "../pop3/session.ts";
+import type { SessionEnd } from "../pop3/session-io.ts";
+import { exitCodeFor } from "../pop3/session-io.ts";
+import { acceptConnection, closeFd, fcntlSetLock, pollReadable, EAGAIN, EINTR } from "../sys/libc.ts";
+import { sessionHandlers, type SocketData } from "./socket-session.ts";
+
+export const STATUS_FD = 3;
+export const LISTEN_FD = 4;
+
+/** master/service.h message codes. */
+export const MASTER_SERVICE_AVAILABLE = 0x01;
+export const MASTER_SERVICE_UNAVAILABLE = 0x02;
+export const MASTER_SERVICE_CONNECTION = 0x03;
+
+/** How long one poll(2) may block the JS thread: signals and timers run between slices. */
+const POLL_SLICE_MS = 200;
+/** Retry interval while a sibling holds the accept lock (F_SETLKW would freeze the event loop). */
+const LOCK_RETRY_MS = 20;
+
+/** accept(2) errors service.c retries instead of exiting 71. */
+const TRANSIENT_ACCEPT_ERRORS = new Set([EINTR, EAGAIN, 103 /* ECONNABORTED */, 71 /* EPROTO */, 100 /* ENETDOWN */,
+  92 /* ENOPROTOOPT */, 112 /* EHOSTDOWN */, 64 /* ENONET */, 113 /* EHOSTUNREACH */, 95 /* EOPNOTSUPP */, 101 /* ENETUNREACH */,
+  24 /* EMFILE */, 23 /* ENFILE */, 105 /* ENOBUFS */, 12 /* ENOMEM */]);
+
+export interface MasterOptions {
+  service: string;
+  id: string;
+  configDirectory: string;
+  /** -U: 0 and 1 both mean one session (§1). */
+  maxUses: number;
+  /** -T seconds; 0 disables. */
+  reuseTimeout: number;
+  deps: SessionDeps;
+  log: Log;
+  /** Called with each session as it starts, for signal handling. */
+  track(session: Session | undefined): void;
+}
+
+export function notifyMaster(message: number): void {
+  const buf = Buffer.alloc(8);
+  buf.writeInt32LE(message, 0);
+  buf.writeInt32LE(process.pid, 4);
+  try {
+    writeSync(STATUS_FD, buf);
+  } catch {
+    // master gone: SIGCHLD bookkeeping is its problem, serving the client is ours
+  }
+}
+
+/**
+ * service.c computes `T + rand() % T` before srand(), so glibc's first rand() (1804289383) makes
+ * it deterministic: 103 s for T = 60 (§1). We keep the same figure.
+ */
+export function effectiveReuseTimeout(seconds: number): number {
+  return seconds > 0 ? seconds + (1804289383 % seconds) : 0;
+}
+
+interface ExecutableStamp {
+  ino: number;
+  size: number;
+  mtimeMs: number;
+}
+
+function stampOf(path: string): ExecutableStamp | undefined {
+  try {
+    const st = statSync(path);
+    return { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
+  } catch {
+    return undefined;
+  }
+}
+
+export class MasterService {
+  private hangup = false;
+  private uses = 0;
+  private waiting = false;
+  private readonly executable = process.execPath;
+  private readonly stamp = stampOf(process.execPath);
+  private lockFd = -1;
+
+  constructor(private readonly o: MasterOptions) {}
+
+  /** SIGHUP: exit now if waiting for a connection, otherwise after the session's QUIT (§2.4). */
+  onHangup(): void {
+    this.hangup = true;
+  }
+
+  get isWaiting(): boolean {
+    return this.waiting;
+  }
+
+  async run(): Promise<number> {
+    this.openAcceptLock();
+    const limit = Math.max(1, this.o.maxUses);
+    const reuseSeconds = effectiveReuseTimeout(this.o.reuseTimeout);
+    for (;;) {
+      const fd = await this.acceptOne(this.uses > 0 ? reuseSeconds : 0);
+      if (fd < 0) return 0;
+      notifyMaster(MASTER_SERVICE_UNAVAILABLE);
+      notifyMaster(MASTER_SERVICE_CONNECTION);
+      this.uses++;
+      const end = await this.serve(fd);
+      // a session that did not end with QUIT has exited the process in Cyrus (shut_down)
+      if (end !== "quit") return exitCodeFor(end);
+      if (this.hangup || this.uses >= limit) return 0;
+      notifyMaster(MASTER_SERVICE_AVAILABLE);
+    }
+  }
+
+  /** The next connection's fd, or -1 when we should exit (signal, reuse timeout, new binary). */
+  private async acceptOne(reuseSeconds: number): Promise<number> {
+    this.waiting = true;
+    const deadline = reuseSeconds > 0 ? Date.now() + reuseSeconds * 1000 : Infinity;
+    try {
+      if (!(await this.lockAccept(deadline))) return -1;
+      try {
+        for (;;) {
+          if (this.hangup || Date.now() >= deadline) return -1;
+          if (this.executableChanged()) {
+            this.o.log.notice("process file has changed");
+            return -1;
+          }
+          if (pollReadable(LISTEN_FD, POLL_SLICE_MS)) {
+            const fd = acceptConnection(LISTEN_FD);
+            if (fd >= 0) return fd;
+            if (!TRANSIENT_ACCEPT_ERRORS.has(-fd)) {
+              this.o.log.err(`accept failed: errno ${-fd}`);
+              process.exit(71);
+            }
+          }
+          // let signal handlers and timers run between poll slices
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      } finally {
+        this.unlockAccept();
+      }
+    } finally {
+      this.waiting = false;
+    }
+  }
+
+  private async serve(fd: number): Promise<SessionEnd> {
+    return new Promise<SessionEnd>((resolve, reject) => {
+      Bun.connect<SocketData>({
+        fd,
+        allowHalfOpen: true,
+        socket: sessionHandlers({
+          deps: this.o.deps,
+          track: (s) => this.o.track(s),
+          closed: (_s, end) => {
+            this.o.track(undefined);
+            resolve(end);
+          },
+        }),
+      } as any).catch((error: unknown) => {
+        closeFd(fd);
+        reject(error);
+      });
+    });
+  }
+
+  private executableChanged(): boolean {
+    if (!this.stamp) return false;
+    const now = stampOf(this.executable);
+    return !now || now.ino !== this.stamp.ino || now.size !== this.stamp.size || now.mtimeMs !== this.stamp.mtimeMs;
+  }
+
+  /** `<configdirectory>/socket/<service>-<id>.lock`; without it locking is disabled, as in service.c. */
+  private openAcceptLock(): void {
+    const path = join(this.o.configDirectory, "socket", `${this.o.service}-${this.o.id}.lock`);
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+      this.lockFd = openSync(path, "a", 0o600);
+    } catch (error) {
+      this.o.log.err(`locking disabled: couldn't open socket lockfile ${path}: ${(error as Error).message}`);
+      this.lockFd = -1;
+    }
+  }
+
+  private async lockAccept(deadline: number): Promise<boolean> {
+    if (this.lockFd < 0) return true;
+    for (;;) {
+      if (fcntlSetLock(this.lockFd, "write")) return true;
+      if (this.hangup || Date.now() >= deadline) return false;
+      await Bun.sleep(LOCK_RETRY_MS);
+    }
+  }
+
+  private unlockAccept(): void {
+    if (this.lockFd >= 0) fcntlSetLock(this.lockFd, "unlock");
+  }
+
+  close(): void {
+    if (this.lockFd >= 0) closeSync(this.lockFd);
+    this.lockFd = -1;
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * The QUIT commit on a Cyrus mailbox (§5.5) under Cyrus's locks, taken in Cyrus's order: the
+ * $GLOBAL name lock shared (3.12 global_lock), the user namespace lock exclusive, the mailbox
+ * name lock shared, then cyrus.index exclusive. Like mailbox_commit, the quota root is updated
+ * first, then the changed records and the header are written in place and the index is fsynced.
+ */
+import { fsyncSync, readFileSync, writeSync } from "node:fs";
+import { StoreError } from "../maildrop.ts";
+import { readMessageAnnotations } from "./annotations.ts";
+import { IMAP_MAILBOX_NONEXISTENT, openError } from "./cyrus-errors.ts";
+import { LockStack, lockDataFile, lockNameFile } from "./cyrus-lock.ts";
+import type { CyrusStoreOptions } from "./cyrus-settings.ts";
+import { IndexFile } from "./index-file.ts";
+import { OPT_MAILBOX_DELETED } from "./index-format.ts";
+import { planIndexUpdate, type IndexUpdate } from "./index-update.ts";
+import { parseMailboxHeader } from "./mailbox-header.ts";
+import { lockPath, type MailboxFiles } from "./mailbox-files.ts";
+import { GLOBAL_LOCK_NAME, namespaceLockNames, ownerUserid, type MailboxName } from "./mailbox-name.ts";
+import { quotaFilePath, updateQuotaUsage, type QuotaDelta } from "./quota-legacy.ts";
+import { appendSyncLog, syncQuoteName } from "./sync-log.ts";
+
+export interface CommitTarget {
+  readonly name: MailboxName;
+  readonly internalName: string;
+  readonly files: MailboxFiles;
+  /** The UIDVALIDITY the session's UIDs belong to; a recreated mailbox is left alone. */
+  readonly uidValidity: number;
+  readonly loginTime: number;
+}
+
+function writeAll(fd: number, bytes: Buffer, position: number): void {
+  let done = 0;
+  while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, position + done);
+}
+
+function quotaChanged(q: QuotaDelta): boolean {
+  return q.storage !== 0 || q.messages !== 0 || q.annotStorage !== 0;
+}
+
+async function updateQuota(opts: CyrusStoreOptions, target: CommitTarget, root: string | undefined, delta: QuotaDelta): Promise<void> {
+  if (root === undefined || !quotaChanged(delta)) return;
+  const warn = opts.warn ?? (() => undefined);
+  const lost = `LOSTQUOTA: unable to record change of ${delta.storage} bytes and ${delta.messages} messages in quota ${root}`;
+  if (opts.quotaLegacyDir === undefined) {
+    warn(`${lost}: only quota_db quotalegacy is supported`);
+    return;
+  }
+  const path = quotaFilePath(opts.quotaLegacyDir, root, opts.naming.virtDomains, opts.hash.fullDirHash);
+  try {
+    // As in Cyrus, a failed quota update is logged and the mailbox change still goes ahead.
+    if (!(await updateQuotaUsage(path, target.internalName, delta))) warn(`${lost}: ${path} does not exist`);
+  } catch (error) {
+    warn(`${lost}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/** Expunges `deletedUids`, marks `seenUids` \Seen and records the login; returns the number expunged. */
+export async function commitToMailbox(
+  opts: CyrusStoreOptions,
+  target: CommitTarget,
+  deletedUids: readonly number[],
+  seenUids: readonly number[],
+): Promise<number> {
+  const now = opts.now ?? (() => Math.floor(Date.now() / 1000));
+  const locks = new LockStack();
+  let update: IndexUpdate;
+  try {
+    if (opts.globalLock) locks.push(await lockNameFile(lockPath(opts, GLOBAL_LOCK_NAME), "shared"));
+    for (const name of namespaceLockNames(target.name)) locks.push(await lockNameFile(lockPath(opts, name), "exclusive"));
+    locks.push(await lockNameFile(target.files.nameLock, "shared"));
+    const indexLock = locks.push(await lockDataFile(target.files.index, "exclusive", true));
+
+    const index = IndexFile.read(indexLock.fd);
+    if ((index.header.options & OPT_MAILBOX_DELETED) !== 0) {
+      throw new StoreError("perm", IMAP_MAILBOX_NONEXISTENT, `${target.internalName}: being deleted`);
+    }
+    if (index.header.uidValidity !== target.uidValidity) {
+      throw new StoreError("perm", IMAP_MAILBOX_NONEXISTENT, `${target.internalName}: UIDVALIDITY is now ${index.header.uidValidity}, not ${target.uidValidity}`);
+    }
+    const header = parseMailboxHeader(readFileSync(target.files.header));
+    const annotations = await readMessageAnnotations(target.files.annotations, deletedUids, ownerUserid(target.name));
+    update = planIndexUpdate(index, {
+      deletedUids,
+      seenUids,
+      userFlags: header.userFlags,
+      annotations,
+      expungeMode: opts.expungeMode,
+      loginTime: target.loginTime,
+      now: now(),
+      popMinPollSeconds: opts.popMinPollSeconds,
+      popPollPadding: opts.popPollPadding,
+    });
+
+    await updateQuota(opts, target, header.quotaroot, update.quota);
+
+    for (const { recno, bytes } of update.records) writeAll(indexLock.fd, bytes, index.header.startOffset + (recno - 1) * index.header.recordSize);
+    writeAll(indexLock.fd, update.header, 0);
+    fsyncSync(indexLock.fd);
+  } catch (error) {
+    throw openError(error, `committing to ${target.internalName} (${target.files.index})`);
+  } finally {
+    locks.releaseAll();
+  }
+
+  if (opts.syncLogChannels.length > 0) {
+    await appendSyncLog(opts.configDirectory, opts.syncLogChannels, `MAILBOX ${syncQuoteName(target.internalName)}\n`, opts.warn ?? (() => undefined));
+  }
+  if (opts.statusCache) opts.warn?.(`statuscache: the cached status of ${target.internalName} may be stale until Cyrus next writes it`);
+  return update.expunged;
+}

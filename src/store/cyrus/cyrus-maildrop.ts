@@ -1,0 +1,59 @@
+/**
+ * One login's snapshot of a Cyrus mailbox (§5.2): messages in UID order with the sizes from the
+ * index. Nothing is locked or written during the session; QUIT commits through cyrus-commit.ts.
+ */
+import { StoreError, type CommitRequest, type CommitResult, type Maildrop, type MessageSource } from "../maildrop.ts";
+import { commitToMailbox, type CommitTarget } from "./cyrus-commit.ts";
+import type { CyrusStoreOptions } from "./cyrus-settings.ts";
+import { messageFile } from "./mailbox-files.ts";
+import type { CyrusMessage } from "./mailbox-open.ts";
+import { CyrusMessageSource } from "./message-source.ts";
+
+export class CyrusMaildrop implements Maildrop {
+  private readonly sources = new Set<MessageSource>();
+  private closed = false;
+
+  constructor(
+    private readonly opts: CyrusStoreOptions,
+    private readonly target: CommitTarget,
+    readonly messages: readonly CyrusMessage[],
+    readonly newUidl: boolean,
+    /** popuseacl rights, or undefined when ACLs are not enforced. */
+    private readonly rights: ReadonlySet<string> | undefined,
+  ) {}
+
+  get uidValidity(): number {
+    return this.target.uidValidity;
+  }
+
+  open(index: number): MessageSource {
+    const message = this.message(index);
+    const source = new CyrusMessageSource(messageFile(this.target.files, message.uid, message.archived), (s) => this.sources.delete(s));
+    this.sources.add(source);
+    return source;
+  }
+
+  async commit(request: CommitRequest): Promise<CommitResult> {
+    if (this.closed) throw new Error(`maildrop ${this.target.internalName} committed after close`);
+    if (this.opts.conversations) {
+      throw new StoreError("perm", "System I/O error", `${this.target.internalName}: conversations: 1 is not supported; nothing was changed`);
+    }
+    const deleted = [...new Set(request.deleted)].map((i) => this.message(i).uid);
+    // §5.10: \Seen needs popuseimapflags, and the s right when popuseacl is on.
+    const markSeen = this.opts.popUseImapFlags && (this.rights === undefined || this.rights.has("s"));
+    const seen = markSeen ? request.retrieved.map((i) => this.message(i).uid) : [];
+    const expunged = await commitToMailbox(this.opts, this.target, deleted, seen);
+    return { expunged, mailboxName: this.target.internalName };
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const source of [...this.sources]) source.close();
+  }
+
+  private message(index: number): CyrusMessage {
+    const message = this.messages[index];
+    if (message === undefined) throw new RangeError(`message index ${index} outside 0..${this.messages.length - 1} of ${this.target.internalName}`);
+    return message;
+  }
+}

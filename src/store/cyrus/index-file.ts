@@ -1,0 +1,87 @@
+/**
+ * A whole cyrus.index read into memory under its lock: the parsed header and the record area,
+ * with records located by recno or, since records are kept in UID order, by binary search on UID.
+ */
+import { readSync, fstatSync } from "node:fs";
+import { FLAG_INTERNAL_EXPUNGED, IndexFormatError, parseIndexHeader, parseIndexRecord, type IndexHeader, type IndexRecord } from "./index-format.ts";
+
+const UID_OFFSET = 0;
+const INTERNALDATE_OFFSET = 4;
+const SIZE_OFFSET = 12;
+const FLAGS_OFFSET = 32;
+
+export class IndexFile {
+  private constructor(
+    readonly header: IndexHeader,
+    private readonly bytes: Buffer,
+  ) {}
+
+  /** Reads the file behind `fd` (which the caller holds locked) and checks the header. */
+  static read(fd: number): IndexFile {
+    const size = fstatSync(fd).size;
+    const bytes = Buffer.allocUnsafe(size);
+    let done = 0;
+    while (done < size) {
+      const n = readSync(fd, bytes, done, size - done, done);
+      if (n === 0) break;
+      done += n;
+    }
+    const header = parseIndexHeader(bytes.subarray(0, done));
+    const need = header.startOffset + header.numRecords * header.recordSize;
+    if (done < need) throw new IndexFormatError(`cyrus.index has ${done} bytes, its header needs ${need}`);
+    return new IndexFile(header, bytes.subarray(0, done));
+  }
+
+  get count(): number {
+    return this.header.numRecords;
+  }
+
+  private slice(recno: number): Buffer {
+    const at = this.header.startOffset + (recno - 1) * this.header.recordSize;
+    return this.bytes.subarray(at, at + this.header.recordSize);
+  }
+
+  /** The record at `recno` (1-based), CRC-checked. */
+  record(recno: number): IndexRecord {
+    return parseIndexRecord(this.slice(recno), this.header.minorVersion, recno);
+  }
+
+  /** Checks every record's CRC (what a full read by Cyrus would trip over). */
+  verifyAll(): void {
+    for (let recno = 1; recno <= this.count; recno++) parseIndexRecord(this.slice(recno), this.header.minorVersion, recno);
+  }
+
+  uidAt(recno: number): number {
+    return this.slice(recno).readUInt32BE(UID_OFFSET);
+  }
+
+  sizeAt(recno: number): number {
+    return this.slice(recno).readUInt32BE(SIZE_OFFSET);
+  }
+
+  flagsAt(recno: number): number {
+    return this.slice(recno).readUInt32BE(FLAGS_OFFSET);
+  }
+
+  internalDateAt(recno: number): number {
+    return this.slice(recno).readUInt32BE(INTERNALDATE_OFFSET);
+  }
+
+  isExpungedAt(recno: number): boolean {
+    return (this.flagsAt(recno) & FLAG_INTERNAL_EXPUNGED) !== 0;
+  }
+
+  /** The recno holding `uid`, or undefined (mailbox_find_index_record). */
+  findUid(uid: number): number | undefined {
+    let low = 1;
+    let high = this.count;
+    while (low <= high) {
+      const mid = (low + high) >>> 1;
+      const at = this.uidAt(mid);
+      if (at === uid) return mid;
+      if (at < uid) low = mid + 1;
+      else high = mid - 1;
+    }
+    return undefined;
+  }
+}

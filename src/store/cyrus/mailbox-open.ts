@@ -1,0 +1,113 @@
+/**
+ * Opening a Cyrus mailbox for a POP login (§5.1 steps 2–8), with the locks a Cyrus 3.13 reader
+ * takes (user namespace, mailbox name lock and cyrus.index, all shared) held only while the
+ * mailbox is looked up and its index read.
+ */
+import { readFileSync } from "node:fs";
+import { StoreError } from "../maildrop.ts";
+import { myRights } from "./acl.ts";
+import {
+  IMAP_MAILBOX_MOVED,
+  IMAP_MAILBOX_NONEXISTENT,
+  IMAP_MAILBOX_RESERVED,
+  IMAP_PERMISSION_DENIED,
+  lookupError,
+  openError,
+} from "./cyrus-errors.ts";
+import { LockStack, lockDataFile, lockNameFile } from "./cyrus-lock.ts";
+import type { CyrusStoreOptions } from "./cyrus-settings.ts";
+import { IndexFile } from "./index-file.ts";
+import { FLAG_DELETED, FLAG_INTERNAL_ARCHIVED, OPT_MAILBOX_DELETED, type IndexHeader } from "./index-format.ts";
+import { parseMailboxHeader, type MailboxHeader } from "./mailbox-header.ts";
+import { lockPath, mailboxFiles, type MailboxFiles } from "./mailbox-files.ts";
+import { namespaceLockNames, type MailboxName } from "./mailbox-name.ts";
+import { lookupMailbox, type MailboxEntry } from "./mboxlist.ts";
+import { withTwoskip } from "./twoskip.ts";
+
+export interface CyrusMessage {
+  readonly uid: number;
+  readonly size: number;
+  /** The file lives on the archive partition (FLAG_INTERNAL_ARCHIVED). */
+  readonly archived: boolean;
+}
+
+export interface OpenedMailbox {
+  readonly entry: MailboxEntry;
+  readonly uniqueid: string;
+  readonly files: MailboxFiles;
+  readonly header: MailboxHeader;
+  readonly index: IndexHeader;
+  readonly messages: CyrusMessage[];
+  /** The user's rights under popuseacl, else undefined (all allowed). */
+  readonly rights: ReadonlySet<string> | undefined;
+}
+
+function temp(message: string, detail: string): StoreError {
+  return new StoreError("temp", message, detail);
+}
+
+/** §5.1 step 3: the checks Cyrus makes on the mailboxes.db entry, in its order. */
+function checkEntry(opts: CyrusStoreOptions, entry: MailboxEntry | undefined, name: string, userid: string): asserts entry is MailboxEntry {
+  if (entry === undefined) throw temp(IMAP_MAILBOX_NONEXISTENT, `${name}: no mailboxes.db entry`);
+  if (entry.type.reserved) throw temp(IMAP_MAILBOX_RESERVED, `${name}: reserved`);
+  if (entry.type.deleted || entry.type.intermediate) throw temp(IMAP_MAILBOX_NONEXISTENT, `${name}: deleted or intermediate entry`);
+  if (opts.popUseAcl) {
+    const rights = myRights(entry.acl, userid);
+    if (!rights.has("r")) {
+      throw temp(rights.has("l") ? IMAP_PERMISSION_DENIED : IMAP_MAILBOX_NONEXISTENT, `${name}: ${userid} lacks the r right`);
+    }
+  }
+  if (entry.type.moving) throw temp(IMAP_MAILBOX_MOVED, `${name}: being moved`);
+  // Murder backends would be proxied to; we serve only mailboxes on this server.
+  if (entry.type.remote || (entry.server !== undefined && entry.server !== opts.serverName)) {
+    throw temp(IMAP_MAILBOX_MOVED, `${name}: on server ${entry.server ?? "(remote)"}`);
+  }
+}
+
+function snapshot(index: IndexFile, popUseImapFlags: boolean): CyrusMessage[] {
+  const header = index.header;
+  const messages: CyrusMessage[] = [];
+  for (let recno = 1; recno <= index.count && messages.length < header.exists; recno++) {
+    const uid = index.uidAt(recno);
+    if (uid === 0 || index.isExpungedAt(recno)) continue;
+    const flags = index.flagsAt(recno);
+    if (popUseImapFlags && (flags & FLAG_DELETED) !== 0) continue;
+    if (header.pop3ShowAfter !== 0 && index.internalDateAt(recno) <= header.pop3ShowAfter) continue;
+    messages.push({ uid, size: index.sizeAt(recno), archived: (flags & FLAG_INTERNAL_ARCHIVED) !== 0 });
+  }
+  return messages;
+}
+
+export async function openMailbox(opts: CyrusStoreOptions, name: MailboxName, intname: string, userid: string): Promise<OpenedMailbox> {
+  const locks = new LockStack();
+  try {
+    let entry: MailboxEntry | undefined;
+    try {
+      for (const lockName of namespaceLockNames(name)) locks.push(await lockNameFile(lockPath(opts, lockName), "shared"));
+      entry = await withTwoskip(opts.mailboxesDb, (db) => lookupMailbox(db, name));
+    } catch (error) {
+      throw lookupError(error, `looking up ${intname} in ${opts.mailboxesDb}`);
+    }
+    checkEntry(opts, entry, intname, userid);
+    const rights = opts.popUseAcl ? myRights(entry.acl, userid) : undefined;
+
+    let files: MailboxFiles | undefined;
+    try {
+      if (entry.partition === undefined) throw new StoreError("perm", IMAP_MAILBOX_NONEXISTENT, `${intname}: entry has no partition`);
+      if (entry.uniqueid === undefined && !entry.type.legacyDirs) throw new StoreError("perm", IMAP_MAILBOX_NONEXISTENT, `${intname}: entry has no uniqueid`);
+      files = mailboxFiles(opts, entry, entry.partition, entry.uniqueid ?? "");
+      locks.push(await lockNameFile(files.nameLock, "shared"));
+      const indexLock = locks.push(await lockDataFile(files.index, "shared", false));
+      const header = parseMailboxHeader(readFileSync(files.header));
+      const index = IndexFile.read(indexLock.fd);
+      index.verifyAll();
+      if ((index.header.options & OPT_MAILBOX_DELETED) !== 0) throw new StoreError("perm", IMAP_MAILBOX_NONEXISTENT, `${intname}: being deleted`);
+      const uniqueid = entry.uniqueid ?? header.uniqueid ?? "";
+      return { entry, uniqueid, files, header, index: index.header, messages: snapshot(index, opts.popUseImapFlags), rights };
+    } catch (error) {
+      throw openError(error, `opening ${intname} (${files?.index ?? "no index path"})`);
+    }
+  } finally {
+    locks.releaseAll();
+  }
+}

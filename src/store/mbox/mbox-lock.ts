@@ -1,0 +1,230 @@
+/**
+ * Locking an mbox the way mail delivery agents do, so that we never read a half-appended message
+ * and no delivery lands in a file we are replacing: the dotlock `<mbox>.lock` (created with
+ * O_EXCL) and an fcntl write lock on the mbox itself — procmail, postfix local(8) and dovecot-lda
+ * take both by default. The locks are held only while the mbox is parsed and while a QUIT rewrites
+ * it, never across a session (§5.7). When the second lock is busy the first is dropped before
+ * waiting, so a program taking them in the other order cannot deadlock with us.
+ */
+import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, statSync, unlinkSync, utimesSync } from "node:fs";
+import { DEFAULT_LOCK_TIMEOUT_MS, FileLockTimeoutError } from "../../sys/file-lock.ts";
+import { fcntlSetLock } from "../../sys/libc.ts";
+import { errorCode, isNotFound } from "../maildir/store-errors.ts";
+import { writeAll } from "./mbox-index.ts";
+
+/**
+ * A dotlock older than this is taken to be left by a crashed program and removed. Five minutes is
+ * what liblockfile and mutt use; postfix waits 500 s. Holders refresh it (keepAlive) while working.
+ */
+export const DOTLOCK_STALE_MS = 5 * 60_000;
+/** How often a holder touches its dotlock, well inside DOTLOCK_STALE_MS. */
+const DOTLOCK_TOUCH_MS = 60_000;
+/** Readable by all, as other programs read the holder's pid from it. */
+const DOTLOCK_MODE = 0o644;
+const RETRY_FIRST_MS = 5;
+const RETRY_MAX_MS = 100;
+
+export interface MboxLock {
+  /** The mbox opened read-write and fcntl-locked; undefined when there is no mbox file. */
+  readonly fd: number | undefined;
+  /** Refresh the dotlock's mtime during long work, so no one judges it stale. */
+  keepAlive(): void;
+}
+
+export function dotlockPath(mboxPath: string): string {
+  return `${mboxPath}.lock`;
+}
+
+// ---- in-process turn-taking and deferred closes ---------------------------------------------------
+// POSIX locks never conflict inside one process, and closing ANY descriptor of a file drops all of
+// the process's locks on it. So sessions of one process take turns per mbox, and a descriptor of an
+// mbox closed while another session holds the lock is closed only once the lock is released.
+
+interface Turn {
+  waiters: Array<() => void>;
+  deferredCloses: number[];
+}
+const turns = new Map<string, Turn>();
+
+async function takeTurn(path: string, deadline: number, onTimeout: () => Error): Promise<void> {
+  const turn = turns.get(path);
+  if (turn === undefined) {
+    turns.set(path, { waiters: [], deferredCloses: [] });
+    return;
+  }
+  await new Promise<void>((resolve, reject) => {
+    const grant = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      const at = turn.waiters.indexOf(grant);
+      if (at >= 0) turn.waiters.splice(at, 1);
+      reject(onTimeout());
+    }, Math.max(0, deadline - Date.now()));
+    turn.waiters.push(grant);
+  });
+}
+
+function endTurn(path: string): void {
+  const turn = turns.get(path);
+  if (turn === undefined) return;
+  for (const fd of turn.deferredCloses.splice(0)) closeSync(fd);
+  const next = turn.waiters.shift();
+  if (next === undefined) turns.delete(path);
+  else next();
+}
+
+/** Close a descriptor of the mbox at `path` without dropping a lock another session holds on it. */
+export function closeMboxDescriptor(path: string, fd: number): void {
+  const turn = turns.get(path);
+  if (turn === undefined) closeSync(fd);
+  else turn.deferredCloses.push(fd);
+}
+
+// ---- dotlock ---------------------------------------------------------------------------------------
+
+function processIsGone(pid: number): boolean {
+  if (pid === process.pid) return true; // our own leftover: while we hold our turn, no session of ours has it
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return errorCode(error) === "ESRCH";
+  }
+}
+
+/**
+ * Stale: older than DOTLOCK_STALE_MS, or naming a process that no longer exists (which assumes the
+ * spool is local; an empty lock file, as some programs write, is judged by age alone).
+ */
+function dotlockIsStale(lockPath: string, nowMs: number): { stale: boolean; ino?: bigint } {
+  try {
+    const st = lstatSync(lockPath, { bigint: true });
+    if (nowMs - Number(st.mtimeMs) > DOTLOCK_STALE_MS) return { stale: true, ino: st.ino };
+    const pid = /^\s*(\d{1,10})\s*$/.exec(readFileSync(lockPath, "latin1"))?.[1];
+    return { stale: pid !== undefined && Number(pid) > 0 && processIsGone(Number(pid)), ino: st.ino };
+  } catch (error) {
+    if (isNotFound(error)) return { stale: true };
+    throw error;
+  }
+}
+
+/** Remove the lock file only if it is still the one we looked at (another holder may have replaced it). */
+function unlinkIfSame(lockPath: string, ino: bigint | undefined): void {
+  try {
+    if (ino !== undefined && lstatSync(lockPath, { bigint: true }).ino !== ino) return;
+    unlinkSync(lockPath);
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+  }
+}
+
+/** The inode of our new dotlock, or undefined when someone else holds it. */
+function tryDotlock(lockPath: string): bigint | undefined {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    let fd: number;
+    try {
+      fd = openSync(lockPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, DOTLOCK_MODE);
+    } catch (error) {
+      if (errorCode(error) !== "EEXIST") throw error;
+      const { stale, ino } = dotlockIsStale(lockPath, Date.now());
+      if (!stale) return undefined;
+      unlinkIfSame(lockPath, ino);
+      continue;
+    }
+    try {
+      writeAll(fd, Buffer.from(`${process.pid}\n`, "latin1"));
+      return fstatSync(fd, { bigint: true }).ino;
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return undefined;
+}
+
+// ---- the mbox and its fcntl lock ---------------------------------------------------------------------
+
+/** The mbox opened for locking; undefined if it does not exist. Symlinks are refused (O_NOFOLLOW). */
+function openMbox(path: string): number | undefined {
+  try {
+    return openSync(path, constants.O_RDWR | constants.O_NOFOLLOW);
+  } catch (error) {
+    if (errorCode(error) === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
+/** After waiting for the lock, the name may point to a new file (a rewrite replaced it). */
+function stillNamed(path: string, fd: number): boolean {
+  try {
+    const named = statSync(path, { bigint: true });
+    const held = fstatSync(fd, { bigint: true });
+    return named.ino === held.ino && named.dev === held.dev;
+  } catch (error) {
+    if (isNotFound(error)) return false;
+    throw error;
+  }
+}
+
+/**
+ * Run `fn` holding both locks on the mbox at `path` (a missing mbox is locked by its dotlock alone,
+ * so a delivery cannot create it meanwhile). Both are released however `fn` ends.
+ */
+export async function withMboxLock<T>(path: string, fn: (lock: MboxLock) => T | Promise<T>, timeoutMs = DEFAULT_LOCK_TIMEOUT_MS): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  const lockPath = dotlockPath(path);
+  await takeTurn(path, deadline, () => new FileLockTimeoutError(path, "write", timeoutMs, " (held in this process)"));
+  try {
+    for (let delay = RETRY_FIRST_MS; ; delay = Math.min(delay * 2, RETRY_MAX_MS)) {
+      const dotlock = tryDotlock(lockPath);
+      let holder = ` (dotlock ${lockPath} exists)`;
+      if (dotlock !== undefined) {
+        let fd: number | undefined;
+        let handedOver = false;
+        try {
+          fd = openMbox(path);
+          if (fd === undefined || (fcntlSetLock(fd, "write") && stillNamed(path, fd))) {
+            handedOver = true;
+            return await runLocked(lockPath, dotlock, fd, fn);
+          }
+          holder = ` (fcntl lock on ${path} held by another process)`;
+        } finally {
+          if (!handedOver) {
+            if (fd !== undefined) closeSync(fd);
+            unlinkIfSame(lockPath, dotlock);
+          }
+        }
+      }
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) throw new FileLockTimeoutError(path, "write", timeoutMs, holder);
+      await Bun.sleep(Math.min(delay, remaining));
+    }
+  } finally {
+    endTurn(path);
+  }
+}
+
+async function runLocked<T>(lockPath: string, dotlock: bigint, fd: number | undefined, fn: (lock: MboxLock) => T | Promise<T>): Promise<T> {
+  let touched = Date.now();
+  const lock: MboxLock = {
+    fd,
+    keepAlive() {
+      const now = Date.now();
+      if (now - touched < DOTLOCK_TOUCH_MS) return;
+      touched = now;
+      try {
+        utimesSync(lockPath, now / 1000, now / 1000);
+      } catch {
+        // A vanished dotlock is noticed by whoever judges it; nothing to do here.
+      }
+    },
+  };
+  try {
+    return await fn(lock);
+  } finally {
+    // Closing the descriptor releases the fcntl lock; the dotlock goes after it, as MDAs wait on it first.
+    if (fd !== undefined) closeSync(fd);
+    unlinkIfSame(lockPath, dotlock);
+  }
+}
