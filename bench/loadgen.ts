@@ -12,6 +12,7 @@
 import { parseArgs } from "node:util";
 import { PopWire } from "./pop3-wire.ts";
 import { cpuSeconds } from "./server.ts";
+import { systemBusySeconds } from "./machine.ts";
 import { percentile } from "./stats.ts";
 
 export interface Credentials {
@@ -44,6 +45,8 @@ export interface LoadResult {
   /** CPU seconds per wall second (1.0 = one core busy). */
   clientCpu: number;
   serverCpu?: number;
+  /** CPU used by everything else on the machine meanwhile (other work skews the figures). */
+  otherCpu?: number;
 }
 
 interface SessionOutcome {
@@ -81,6 +84,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   let bodyBytes = 0;
   const cpuBefore = process.cpuUsage();
   const serverCpuBefore = options.serverPid ? cpuSeconds(options.serverPid) : 0;
+  const systemBefore = systemBusySeconds();
   const started = performance.now();
   const deadline = started + options.seconds * 1000;
 
@@ -106,6 +110,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   // Sessions started before the deadline are allowed to finish and counted over the real span.
   const elapsedSeconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
+  const systemBusy = (systemBusySeconds() - systemBefore) / elapsedSeconds;
+  const clientCpu = (cpu.user + cpu.system) / 1e6 / elapsedSeconds;
+  const serverCpu = options.serverPid ? (cpuSeconds(options.serverPid) - serverCpuBefore) / elapsedSeconds : undefined;
   latencies.sort((a, b) => a - b);
   return {
     clients: options.clients,
@@ -119,8 +126,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     bodyBytes,
     bodyMBps: bodyBytes / 1e6 / elapsedSeconds,
     latencyMs: { p50: percentile(latencies, 50), p90: percentile(latencies, 90), p99: percentile(latencies, 99) },
-    clientCpu: (cpu.user + cpu.system) / 1e6 / elapsedSeconds,
-    serverCpu: options.serverPid ? (cpuSeconds(options.serverPid) - serverCpuBefore) / elapsedSeconds : undefined,
+    clientCpu,
+    serverCpu,
+    otherCpu: serverCpu === undefined ? undefined : Math.max(0, systemBusy - clientCpu - serverCpu),
   };
 }
 
@@ -130,7 +138,9 @@ export function describeLoad(r: LoadResult): string {
       `${r.sessionsPerSecond.toFixed(1)} sessions/s (${Math.round(r.sessionsPerMinute)} sessions/min), errors ${r.errors}`,
     `  ${r.messages} messages, ${(r.bodyBytes / 1e6).toFixed(1)} MB of bodies (${r.bodyMBps.toFixed(1)} MB/s); ` +
       `session latency p50 ${r.latencyMs.p50.toFixed(1)} ms, p90 ${r.latencyMs.p90.toFixed(1)} ms, p99 ${r.latencyMs.p99.toFixed(1)} ms`,
-    `  CPU: client ${(r.clientCpu * 100).toFixed(0)}%` + (r.serverCpu === undefined ? "" : `, server ${(r.serverCpu * 100).toFixed(0)}%`),
+    `  CPU: client ${(r.clientCpu * 100).toFixed(0)}%` +
+      (r.serverCpu === undefined ? "" : `, server ${(r.serverCpu * 100).toFixed(0)}%`) +
+      (r.otherCpu === undefined ? "" : `, other processes ${(r.otherCpu * 100).toFixed(0)}%`),
   ];
   for (const e of r.errorSamples) lines.push(`  error: ${e}`);
   return lines.join("\n");

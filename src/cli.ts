@@ -20,6 +20,8 @@ export interface CliOptions {
   externalSsf: number;
   listen: string[];
   listenTls: string[];
+  /** Standalone listeners that expect a PROXY header (like -H, for one listener). */
+  listenProxy: string[];
   help: boolean;
   version: boolean;
   helpConfig: boolean;
@@ -29,7 +31,8 @@ export class UsageError extends Error {}
 
 export const USAGE =
   "usage: pop3d [-C config-file] [-U uses] [-T timeout] [-D] [-X] [-H] [-s] [-p ssf]\n" +
-  "             [--listen [addr:]port]... [--listen-tls [addr:]port]... [--help] [--help-config] [--version]";
+  "             [--listen [addr:]port]... [--listen-tls [addr:]port]... [--listen-proxy [addr:]port]...\n" +
+  "             [--help] [--help-config] [--version]";
 
 /** C atoi(): leading digits with an optional sign; anything else is 0. */
 function atoi(text: string): number {
@@ -49,6 +52,7 @@ export function parseCommandLine(argv: readonly string[]): CliOptions {
     externalSsf: 0,
     listen: [],
     listenTls: [],
+    listenProxy: [],
     help: false,
     version: false,
     helpConfig: false,
@@ -70,6 +74,9 @@ export function parseCommandLine(argv: readonly string[]): CliOptions {
           break;
         case "--listen-tls":
           o.listenTls.push(longValue());
+          break;
+        case "--listen-proxy":
+          o.listenProxy.push(longValue());
           break;
         case "--help":
           o.help = true;
@@ -111,7 +118,8 @@ export function parseCommandLine(argv: readonly string[]): CliOptions {
         o.implicitTls = true;
         break;
       case "-p":
-        o.externalSsf = atoi(value(word));
+        // Cyrus stores atoi()'s result in an unsigned ssf, so "-1" becomes 4294967295
+        o.externalSsf = atoi(value(word)) >>> 0;
         break;
       default:
         throw new UsageError(`unknown option ${word}`);

@@ -7,8 +7,9 @@
  *  split and run as several commands, never rejected (§4.1, surprise 13). */
 export const MAX_COMMAND_LINE = 8191;
 
-/** SASL continuation lines: base64 of 16 KiB, as Cyrus allows (§5.11). */
-export const MAX_SASL_LINE = 21848;
+/** SASL continuation lines: Cyrus reads them into a 21848-byte buffer (base64 of 16 KiB), so at
+ *  most 21847 bytes come in one read; the rest is read as the next command (§5.11). */
+export const MAX_SASL_LINE = 21847;
 
 /** RFC 1939 §3 requires an idle timer of at least 10 minutes; Cyrus clamps poptimeout to it (§5.11). */
 export const MIN_IDLE_TIMEOUT_SECONDS = 600;

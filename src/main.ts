@@ -12,6 +12,8 @@ import { MasterService } from "./server/master-service.ts";
 import { MemoryRegistry, ProcFileRegistry, procDirectory } from "./server/proc-registry.ts";
 import { becomeServiceUser, runDebugCommand } from "./server/process-setup.ts";
 import type { Session } from "./pop3/session.ts";
+import { loadTlsSettings, type TlsSettings } from "./server/tls.ts";
+import { inNetworks, parseNetworks } from "./server/networks.ts";
 
 /** sysexits.h codes Cyrus uses (§2.5). */
 const EX_USAGE = 64;
@@ -36,7 +38,7 @@ function complain(message: string, mode: Mode | undefined): void {
 }
 
 function chooseMode(cli: CliOptions, cfg: Config | undefined): Mode {
-  if (cli.listen.length > 0 || cli.listenTls.length > 0) return "standalone";
+  if (cli.listen.length > 0 || cli.listenTls.length > 0 || cli.listenProxy.length > 0) return "standalone";
   if (cli.stdio) return "stdio";
   // master(8) sets CYRUS_SERVICE and puts the listening socket on fd 4 (§2.1); an inetd-style
   // launcher such as socat may leave unrelated sockets on fd 4, so the variable decides
@@ -105,9 +107,28 @@ async function main(argv: string[]): Promise<number> {
   }
   if (cli.debugCommand) runDebugCommand(cfg.str("debug_command"), service, log);
 
+  // TLS (§7): certificates are read now so that a bad one stops start-up with exit 78
+  let tlsSettings: TlsSettings | undefined;
+  try {
+    tlsSettings = loadTlsSettings(cfg, log);
+  } catch (error) {
+    complain((error as Error).message, mode);
+    return EX_CONFIG;
+  }
+  const wantsImplicitTls = cli.implicitTls || cli.listenTls.length > 0;
+  if (wantsImplicitTls && !tlsSettings) {
+    complain("pop3s: required OpenSSL options not present", mode);
+    return EX_CONFIG;
+  }
+  const currentTls = () => tlsSettings;
+
   let services;
   try {
-    services = buildServices(cfg, { externalSsf: cli.externalSsf }, log);
+    services = buildServices(
+      cfg,
+      { externalSsf: cli.externalSsf, starttlsAvailable: cfg.bool("allowstarttls") && tlsSettings !== undefined },
+      log,
+    );
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     complain(error.message, mode);
@@ -117,9 +138,18 @@ async function main(argv: string[]): Promise<number> {
 
   if (mode === "standalone") {
     let addresses;
+    let trusted;
     try {
-      const words = cli.listen.length > 0 ? cli.listen : (cfg.str("pop3_listen") ?? "").split(/\s+/).filter(Boolean);
-      addresses = words.map(parseListenAddress);
+      const words =
+        cli.listen.length + cli.listenTls.length + cli.listenProxy.length > 0
+          ? cli.listen
+          : (cfg.str("pop3_listen") ?? "").split(/\s+/).filter(Boolean);
+      addresses = [
+        ...words.map((w) => ({ ...parseListenAddress(w), proxy: cli.haproxy, tls: cli.implicitTls })),
+        ...cli.listenTls.map((w) => ({ ...parseListenAddress(w), proxy: cli.haproxy, tls: true })),
+        ...cli.listenProxy.map((w) => ({ ...parseListenAddress(w), proxy: true, tls: cli.implicitTls })),
+      ];
+      trusted = parseNetworks(cfg.str("pop3_haproxy_trusted_networks") ?? "");
     } catch (error) {
       complain((error as Error).message, mode);
       return EX_USAGE;
@@ -128,6 +158,11 @@ async function main(argv: string[]): Promise<number> {
       listen: addresses,
       deps: { ...services, log, registry: new MemoryRegistry() },
       log,
+      tls: currentTls,
+      reloadTls: () => {
+        tlsSettings = loadTlsSettings(cfg, log) ?? tlsSettings;
+      },
+      proxyTrusted: (address) => inNetworks(address, trusted),
       announce: (address) => {
         process.stdout.write(`pop3d: listening on ${address}\n`);
         log.info(`listening on ${address}`);
@@ -156,6 +191,14 @@ async function main(argv: string[]): Promise<number> {
     if (master) master.onHangup();
   });
 
+  const sessionOptions = {
+    deps,
+    log,
+    tls: currentTls,
+    implicitTls: cli.implicitTls,
+    haproxy: cli.haproxy,
+    track: (s: Session | undefined) => (current = s),
+  };
   if (mode === "master") {
     master = new MasterService({
       service,
@@ -163,13 +206,12 @@ async function main(argv: string[]): Promise<number> {
       configDirectory,
       maxUses: cli.maxUses,
       reuseTimeout: cli.reuseTimeout,
-      deps,
+      session: sessionOptions,
       log,
-      track: (s) => (current = s),
     });
     return master.run();
   }
-  return runStdio({ deps, track: (s) => (current = s) });
+  return runStdio(sessionOptions);
 }
 
 main(process.argv.slice(2)).then(

@@ -150,6 +150,8 @@ const PATHS_AND_STORES = {
   pop3_run_as: str("cyrus",
     "Our extension: the user a process started as root becomes (Cyrus refuses to serve as root); \"root\" keeps root, with a warning."),
   pop3_syslog_socket: str("/dev/log", "Our extension: the unix datagram socket syslog lines are sent to."),
+  pop3_haproxy_trusted_networks: str("127.0.0.0/8 ::1",
+    "Our extension: standalone -H takes PROXY headers only from these networks (CIDR list); others are refused."),
 } as const;
 
 export const OPTION_GROUPS = {

@@ -21,6 +21,8 @@ export interface SessionIO {
   readonly tlsActive: boolean;
   /** STLS (§7): upgrade the connection; resolves false when the handshake failed. */
   startTls?(): Promise<boolean>;
+  /** The connected TLS socket, once TLS is active (for EXTERNAL, channel binding, the log line). */
+  readonly tlsSocket?: unknown;
 }
 
 /** Why a session ended; launch modes map it to exit codes and master status messages. */

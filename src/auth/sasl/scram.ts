@@ -94,14 +94,9 @@ export class ScramExchange implements SaslExchange {
     const client = parseClientFirst(text);
     if ("error" in client) return this.protocolError(client.error);
 
-    let binding: ChannelBinding | undefined;
-    if (this.variant.plus) {
-      if (client.cbFlag !== "p") return this.protocolError("the -PLUS mechanism needs channel binding (p=)");
-      binding = this.ctx.channelBindings?.find((b) => b.type === client.cbName);
-      if (!binding) return this.protocolError(`channel binding type ${client.cbName} is not available`);
-    } else if (client.cbFlag === "p") {
-      return this.protocolError("channel binding requested with a mechanism without -PLUS");
-    }
+    if (this.variant.plus && client.cbFlag !== "p") return this.protocolError("the -PLUS mechanism needs channel binding (p=)");
+    // An unknown binding type fails at the client's final message, where libsasl checks it.
+    const binding = client.cbFlag === "p" ? this.ctx.channelBindings?.find((b) => b.type === client.cbName) : undefined;
 
     const ids = resolveIdentities(this.ctx, client.username, client.authzid);
     if ("type" in ids) {
@@ -148,6 +143,9 @@ export class ScramExchange implements SaslExchange {
     const final = parseClientFinal(text);
     if ("error" in final) return this.protocolError(final.error);
 
+    if (first.client.cbFlag === "p" && !first.binding) {
+      return this.protocolError(`channel binding type ${first.client.cbName} is not available`);
+    }
     const header = utf8.encode(first.client.gs2Header);
     const expectedBinding = first.binding ? concat(header, first.binding.data) : header;
     if (!constantTimeEqual(final.channelBinding, expectedBinding)) {

@@ -29,16 +29,18 @@ const pass: Handler = async (session, { argument }) => {
   if (argument === undefined) return session.send(R.missingArgument);
   const pending = session.pendingUser;
   if (!pending) return session.send(R.mustGiveUser);
-  session.pendingUser = undefined;
   const host = session.io.clientHost;
   if (pending.user === "anonymous") {
+    // Cyrus returns before forgetting the USER here, so the client may PASS again
     if (!session.settings.allowAnonymous) {
       session.log.notice(`badlogin: ${host} anonymous login refused`);
       return session.send(R.invalidLogin);
     }
+    session.pendingUser = undefined;
     session.log.notice(`login: ${host} anonymous ${beautify(argument.slice(0, MAX_ANONYMOUS_PASSWORD_LOG))}`);
     return openMaildrop(session, "anonymous", pending.subfolder);
   }
+  session.pendingUser = undefined;
   let ok: boolean;
   try {
     ok = await session.passdb.checkPassword(pending.user, argument);

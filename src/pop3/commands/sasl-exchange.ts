@@ -12,13 +12,20 @@ import { canonicalizeUser } from "../../auth/canonical.ts";
 import type { SaslContext } from "../../auth/sasl/mechanism.ts";
 import { MAX_SASL_LINE } from "../../limits.ts";
 
+/** libsasl's error strings for undecodable client data. */
+const SASL_BADPROT = "bad protocol / cancel";
+/** sasl_decode64 reports a truncated last quantum as SASL_CONTINUE, which Cyrus prints as is. */
+const SASL_CONTINUE = "another step is needed in authentication";
+
+export type Base64Result = { ok: true; bytes: Uint8Array } | { ok: false; incomplete: boolean };
+
 /** Strict base64 for continuations; `lenient` tolerates a truncated final quantum (initial response). */
-export function decodeBase64(text: string, lenient: boolean): Uint8Array | undefined {
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text)) return undefined;
+export function decodeBase64(text: string, lenient: boolean): Base64Result {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text)) return { ok: false, incomplete: false };
   const unpadded = text.replace(/=+$/, "");
-  if (!lenient && text.length % 4 !== 0) return undefined;
-  if (unpadded.length % 4 === 1) return undefined;
-  return Buffer.from(unpadded, "base64");
+  if (!lenient && text.length % 4 !== 0) return { ok: false, incomplete: true };
+  if (unpadded.length % 4 === 1) return { ok: false, incomplete: false };
+  return { ok: true, bytes: Buffer.from(unpadded, "base64") };
 }
 
 function saslContext(session: Session): SaslContext {
@@ -35,8 +42,8 @@ function saslContext(session: Session): SaslContext {
 
 export async function authenticate(session: Session, argument: string | undefined): Promise<void> {
   const s = session.settings;
+  // unlike USER and APOP, Cyrus's AUTH does not care about a pending USER
   if (s.tlsRequired && !session.tlsActive) return session.send(R.authNeedsLayer);
-  if (session.pendingUser) return session.send(R.mustGivePass);
   const host = session.io.clientHost;
   // "AUTH" alone, or with only blanks (Outlook), lists the mechanisms
   if (argument === undefined || argument.length === 0) {
@@ -56,15 +63,15 @@ export async function authenticate(session: Session, argument: string | undefine
     session.send(authenticatingFailed(reason));
   };
 
-  const mech = mechanismNamed(session, mechName);
-  if (!mech) return fail(unavailableReason(session, mechName));
-
+  // Cyrus decodes the initial response before it asks libsasl for the mechanism
   let response: Uint8Array | null = null;
   if (initialText !== undefined) {
-    const decoded = initialText === "=" ? new Uint8Array(0) : decodeBase64(initialText, true);
-    if (!decoded) return fail("bad protocol / cancel");
-    response = decoded;
+    const decoded: Base64Result = initialText === "=" ? { ok: true, bytes: new Uint8Array(0) } : decodeBase64(initialText, true);
+    if (!decoded.ok) return fail(SASL_BADPROT);
+    response = decoded.bytes;
   }
+  const mech = mechanismNamed(session, mechName);
+  if (!mech) return fail(unavailableReason(session, mechName));
   const exchange = mech.start(saslContext(session));
   for (;;) {
     let step;
@@ -95,7 +102,7 @@ export async function authenticate(session: Session, argument: string | undefine
       return session.send(R.authCanceled);
     }
     const decoded = decodeBase64(text, false);
-    if (!decoded) return fail("bad protocol / cancel");
-    response = decoded;
+    if (!decoded.ok) return fail(decoded.incomplete ? SASL_CONTINUE : SASL_BADPROT);
+    response = decoded.bytes;
   }
 }

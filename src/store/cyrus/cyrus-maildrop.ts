@@ -22,6 +22,14 @@ export class CyrusMaildrop implements Maildrop {
     private readonly rights: ReadonlySet<string> | undefined,
   ) {}
 
+  /**
+   * popuseacl (§5.10): DELE needs the t right. The session answers "-ERR [SYS/PERM] Permission
+   * denied" when this is false.
+   */
+  get mayDelete(): boolean {
+    return this.rights === undefined || this.rights.has("t");
+  }
+
   get uidValidity(): number {
     return this.target.uidValidity;
   }

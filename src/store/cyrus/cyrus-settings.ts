@@ -49,6 +49,10 @@ function switchOption(cfg: Config, key: string, fallback: boolean): boolean {
   return parsed.value;
 }
 
+function expandOptional(value: string | undefined, configDirectory: string): string | undefined {
+  return value === undefined ? undefined : expandConfigDirectory(value, configDirectory);
+}
+
 function oneOf<T extends string>(cfg: Config, key: string, values: readonly T[], fallback: T): T {
   const raw = cfg.raw(key);
   if (raw === undefined) return fallback;
@@ -83,7 +87,7 @@ export function cyrusStoreOptions(cfg: Config): CyrusStoreOptions {
       virtDomains: cfg.enumValue("virtdomains") !== "off",
       defaultDomain: cfg.str("defaultdomain") || undefined,
     },
-    partitions: { lookup: (key) => cfg.raw(key), metaFiles },
+    partitions: { lookup: (key) => expandOptional(cfg.raw(key), configDirectory), metaFiles },
     quotaLegacyDir: quotaDb === "quotalegacy" ? dirname(quotaDbPath) : undefined,
     expungeMode: oneOf(cfg, "expunge_mode", ["immediate", "semidelayed", "delayed"] as const, "delayed"),
     globalLock: switchOption(cfg, "global_lock", true),

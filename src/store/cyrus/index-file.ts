@@ -3,7 +3,7 @@
  * with records located by recno or, since records are kept in UID order, by binary search on UID.
  */
 import { readSync, fstatSync } from "node:fs";
-import { FLAG_INTERNAL_EXPUNGED, IndexFormatError, parseIndexHeader, parseIndexRecord, type IndexHeader, type IndexRecord } from "./index-format.ts";
+import { FLAG_INTERNAL_EXPUNGED, IndexFormatError, parseIndexHeader, parseIndexRecord, recordCrcOffset, type IndexHeader, type IndexRecord } from "./index-format.ts";
 
 const UID_OFFSET = 0;
 const INTERNALDATE_OFFSET = 4;
@@ -26,18 +26,27 @@ export class IndexFile {
       if (n === 0) break;
       done += n;
     }
-    const header = parseIndexHeader(bytes.subarray(0, done));
+    return IndexFile.fromBytes(bytes.subarray(0, done));
+  }
+
+  /** Parses an index already in memory (checks the header and that every record is present). */
+  static fromBytes(bytes: Buffer): IndexFile {
+    const header = parseIndexHeader(bytes);
     const need = header.startOffset + header.numRecords * header.recordSize;
-    if (done < need) throw new IndexFormatError(`cyrus.index has ${done} bytes, its header needs ${need}`);
-    return new IndexFile(header, bytes.subarray(0, done));
+    if (bytes.length < need) throw new IndexFormatError(`cyrus.index has ${bytes.length} bytes, its header needs ${need}`);
+    return new IndexFile(header, bytes);
   }
 
   get count(): number {
     return this.header.numRecords;
   }
 
+  private offset(recno: number): number {
+    return this.header.startOffset + (recno - 1) * this.header.recordSize;
+  }
+
   private slice(recno: number): Buffer {
-    const at = this.header.startOffset + (recno - 1) * this.header.recordSize;
+    const at = this.offset(recno);
     return this.bytes.subarray(at, at + this.header.recordSize);
   }
 
@@ -48,23 +57,29 @@ export class IndexFile {
 
   /** Checks every record's CRC (what a full read by Cyrus would trip over). */
   verifyAll(): void {
-    for (let recno = 1; recno <= this.count; recno++) parseIndexRecord(this.slice(recno), this.header.minorVersion, recno);
+    const crcAt = recordCrcOffset(this.header.minorVersion);
+    for (let recno = 1; recno <= this.count; recno++) {
+      const at = this.offset(recno);
+      if (Bun.hash.crc32(this.bytes.subarray(at, at + crcAt)) !== this.bytes.readUInt32BE(at + crcAt)) {
+        throw new IndexFormatError(`cyrus.index record ${recno} CRC mismatch`, true);
+      }
+    }
   }
 
   uidAt(recno: number): number {
-    return this.slice(recno).readUInt32BE(UID_OFFSET);
+    return this.bytes.readUInt32BE(this.offset(recno) + UID_OFFSET);
   }
 
   sizeAt(recno: number): number {
-    return this.slice(recno).readUInt32BE(SIZE_OFFSET);
+    return this.bytes.readUInt32BE(this.offset(recno) + SIZE_OFFSET);
   }
 
   flagsAt(recno: number): number {
-    return this.slice(recno).readUInt32BE(FLAGS_OFFSET);
+    return this.bytes.readUInt32BE(this.offset(recno) + FLAGS_OFFSET);
   }
 
   internalDateAt(recno: number): number {
-    return this.slice(recno).readUInt32BE(INTERNALDATE_OFFSET);
+    return this.bytes.readUInt32BE(this.offset(recno) + INTERNALDATE_OFFSET);
   }
 
   isExpungedAt(recno: number): boolean {

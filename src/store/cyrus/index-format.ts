@@ -146,7 +146,7 @@ export function serializeIndexHeader(header: IndexHeader, values: IndexHeaderVal
 }
 
 /** Where the record CRC sits: after cache_crc, which moved as fields were added. */
-function recordCrcOffset(version: number): number {
+export function recordCrcOffset(version: number): number {
   if (version < 13) return 92;
   if (version < 16) return 100;
   return 108;

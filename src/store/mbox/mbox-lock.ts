@@ -6,11 +6,12 @@
  * it, never across a session (§5.7). When the second lock is busy the first is dropped before
  * waiting, so a program taking them in the other order cannot deadlock with us.
  */
-import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, statSync, unlinkSync, utimesSync } from "node:fs";
+import { closeSync, constants, fstatSync, linkSync, lstatSync, openSync, readFileSync, statSync, unlinkSync, utimesSync } from "node:fs";
+import { hostname } from "node:os";
 import { DEFAULT_LOCK_TIMEOUT_MS, FileLockTimeoutError } from "../../sys/file-lock.ts";
 import { fcntlSetLock } from "../../sys/libc.ts";
 import { errorCode, isNotFound } from "../maildir/store-errors.ts";
-import { writeAll } from "./mbox-index.ts";
+import { createExclusive, writeAll } from "./mbox-index.ts";
 
 /**
  * A dotlock older than this is taken to be left by a crashed program and removed. Five minutes is
@@ -94,6 +95,17 @@ function processIsGone(pid: number): boolean {
   }
 }
 
+/** A lock file another user made private can still be judged by its age. */
+function readableText(path: string): string {
+  try {
+    return readFileSync(path, "latin1");
+  } catch (error) {
+    const code = errorCode(error);
+    if (code === "EACCES" || code === "EPERM") return "";
+    throw error;
+  }
+}
+
 /**
  * Stale: older than DOTLOCK_STALE_MS, or naming a process that no longer exists (which assumes the
  * spool is local; an empty lock file, as some programs write, is judged by age alone).
@@ -102,7 +114,7 @@ function dotlockIsStale(lockPath: string, nowMs: number): { stale: boolean; ino?
   try {
     const st = lstatSync(lockPath, { bigint: true });
     if (nowMs - Number(st.mtimeMs) > DOTLOCK_STALE_MS) return { stale: true, ino: st.ino };
-    const pid = /^\s*(\d{1,10})\s*$/.exec(readFileSync(lockPath, "latin1"))?.[1];
+    const pid = /^\s*(\d{1,10})\s*$/.exec(readableText(lockPath))?.[1];
     return { stale: pid !== undefined && Number(pid) > 0 && processIsGone(Number(pid)), ino: st.ino };
   } catch (error) {
     if (isNotFound(error)) return { stale: true };
@@ -120,27 +132,36 @@ function unlinkIfSame(lockPath: string, ino: bigint | undefined): void {
   }
 }
 
-/** The inode of our new dotlock, or undefined when someone else holds it. */
+/**
+ * The inode of our new dotlock, or undefined when someone else holds it. The lock file appears
+ * with our pid already in it (written to a private name, then linked into place, as liblockfile
+ * does), so a crash can never leave an empty lock that only ageing would clear.
+ */
 function tryDotlock(lockPath: string): bigint | undefined {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    let fd: number;
-    try {
-      fd = openSync(lockPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, DOTLOCK_MODE);
-    } catch (error) {
-      if (errorCode(error) !== "EEXIST") throw error;
-      const { stale, ino } = dotlockIsStale(lockPath, Date.now());
-      if (!stale) return undefined;
-      unlinkIfSame(lockPath, ino);
-      continue;
-    }
-    try {
-      writeAll(fd, Buffer.from(`${process.pid}\n`, "latin1"));
-      return fstatSync(fd, { bigint: true }).ino;
-    } finally {
-      closeSync(fd);
-    }
+  const privateName = `${lockPath}.${hostname()}.${process.pid}`;
+  const fd = createExclusive(privateName, DOTLOCK_MODE);
+  try {
+    writeAll(fd, Buffer.from(`${process.pid}\n`, "latin1"));
+  } finally {
+    closeSync(fd);
   }
-  return undefined;
+  try {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        linkSync(privateName, lockPath);
+        return lstatSync(lockPath, { bigint: true }).ino;
+      } catch (error) {
+        if (errorCode(error) !== "EEXIST") throw error;
+        const { stale, ino } = dotlockIsStale(lockPath, Date.now());
+        if (!stale) return undefined;
+        // Without an inode the lock vanished by itself: just try again.
+        if (ino !== undefined) unlinkIfSame(lockPath, ino);
+      }
+    }
+    return undefined;
+  } finally {
+    unlinkIfSame(privateName, undefined);
+  }
 }
 
 // ---- the mbox and its fcntl lock ---------------------------------------------------------------------

@@ -1,8 +1,9 @@
 /**
  * Removing messages from an mbox so that a crash at any instant leaves the old file or the new one,
- * never a mix: the kept bytes (every kept message with its separator, in order, plus anything after
- * the last message we knew) are copied to a temp file in the same directory, which gets the
- * mailbox's mode and owner, is fsynced, and is renamed over the mbox; then the directory is fsynced.
+ * never a mix: the kept bytes (every kept message with its separator, in order, mail appended since
+ * the snapshot included — the caller indexed it under the lock) are copied to a temp file in the
+ * same directory, which gets the mailbox's mode and owner, is fsynced, and is renamed over the
+ * mbox; then the directory is fsynced.
  *
  * The rename gives the mbox a new inode. That is safe for programs that lock before opening it
  * (the dotlock first, as procmail, postfix local(8) and dovecot-lda do): they wait for our locks and
@@ -38,18 +39,71 @@ export function changedByOthers(path: string, detail: string): StoreError {
   return new StoreError("perm", `Mailbox ${path} was changed by another program; nothing was deleted`, detail);
 }
 
-class Copier {
+interface Range {
+  readonly start: number;
+  readonly end: number;
+}
+
+/** A From_ line that must still be where the index says. */
+interface Checkpoint {
+  readonly offset: number;
+  readonly length: number;
+  readonly crc: number;
+  readonly uid: number;
+}
+
+/**
+ * One sequential pass over the locked mbox: kept ranges go to the temp file, every From_ line is
+ * checked on the way (from the chunk in hand; one straddling a chunk end is read on its own).
+ */
+class Rewriter {
   private readonly buffer = Buffer.allocUnsafe(COPY_CHUNK_BYTES);
   private sinceYield = 0;
-  written = 0;
+  private written = 0;
 
   constructor(
+    private readonly path: string,
     private readonly from: number,
     private readonly to: number,
     private readonly lock: MboxLock,
   ) {}
 
-  read(position: number, length: number): Buffer {
+  async run(size: number, kept: readonly Range[], checkpoints: readonly Checkpoint[]): Promise<void> {
+    let nextRange = 0;
+    let nextCheck = 0;
+    for (let position = 0; position < size; ) {
+      const n = readSync(this.from, this.buffer, 0, Math.min(this.buffer.length, size - position), position);
+      if (n === 0) throw changedByOthers(this.path, `the file ends at ${position}, before ${size}`);
+      const chunkEnd = position + n;
+      for (; nextCheck < checkpoints.length && checkpoints[nextCheck]!.offset < chunkEnd; nextCheck++) {
+        const check = checkpoints[nextCheck]!;
+        const inChunk = check.offset + check.length <= chunkEnd;
+        const bytes = inChunk ? this.buffer.subarray(check.offset - position, check.offset - position + check.length) : this.readAt(check.offset, check.length);
+        if (Bun.hash.crc32(bytes) !== check.crc) {
+          throw changedByOthers(this.path, `no From_ line of message uid ${check.uid} at offset ${check.offset}`);
+        }
+      }
+      for (; nextRange < kept.length && kept[nextRange]!.start < chunkEnd; nextRange++) {
+        const range = kept[nextRange]!;
+        const from = Math.max(range.start, position);
+        const to = Math.min(range.end, chunkEnd);
+        if (to > from) {
+          writeAll(this.to, this.buffer.subarray(from - position, to - position), this.written);
+          this.written += to - from;
+        }
+        if (range.end > chunkEnd) break;
+      }
+      position = chunkEnd;
+      this.sinceYield += n;
+      if (this.sinceYield >= BYTES_PER_YIELD) {
+        this.sinceYield = 0;
+        this.lock.keepAlive();
+        await Bun.sleep(0);
+      }
+    }
+  }
+
+  private readAt(position: number, length: number): Buffer {
     const bytes = Buffer.allocUnsafe(length);
     let got = 0;
     while (got < length) {
@@ -59,22 +113,30 @@ class Copier {
     }
     return bytes.subarray(0, got);
   }
+}
 
-  async copy(start: number, end: number): Promise<void> {
-    for (let position = start; position < end; ) {
-      const n = readSync(this.from, this.buffer, 0, Math.min(this.buffer.length, end - position), position);
-      if (n === 0) throw new Error(`unexpected end of file at ${position} (expected ${end})`);
-      writeAll(this.to, this.buffer.subarray(0, n), this.written);
-      this.written += n;
-      position += n;
-      this.sinceYield += n;
-      if (this.sinceYield >= BYTES_PER_YIELD) {
-        this.sinceYield = 0;
-        this.lock.keepAlive();
-        await Bun.sleep(0);
-      }
-    }
+/** The byte ranges to keep (adjacent ones merged) and the kept entries at their new offsets. */
+function plan(index: MboxIndex, deleteUids: ReadonlySet<number>): { kept: Range[]; entries: IndexEntry[] } {
+  const { entries, file } = index;
+  const kept: Range[] = [];
+  const keep = (start: number, end: number): void => {
+    const last = kept[kept.length - 1];
+    if (last !== undefined && last.end === start) kept[kept.length - 1] = { start: last.start, end };
+    else if (end > start) kept.push({ start, end });
+  };
+  keep(0, entries[0]?.offset ?? file.size);
+  const moved: IndexEntry[] = [];
+  let written = entries[0]?.offset ?? file.size;
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!;
+    if (deleteUids.has(entry.uid)) continue;
+    const end = entries[i + 1]?.offset ?? file.size;
+    const shift = written - entry.offset;
+    moved.push({ ...entry, offset: entry.offset + shift, contentStart: entry.contentStart + shift, contentEnd: entry.contentEnd + shift });
+    keep(entry.offset, end);
+    written += end - entry.offset;
   }
+  return { kept, entries: moved };
 }
 
 /** Give the new file the mailbox's owner and mode; refuse if the owner cannot be kept. */
@@ -104,21 +166,9 @@ export async function rewriteMbox(path: string, lock: MboxLock, index: MboxIndex
   let renamed = false;
   try {
     adoptOwnership(path, temp, source);
-    const copier = new Copier(source, temp, lock);
-    const entries = index.entries;
-    await copier.copy(0, entries[0]?.offset ?? size);
-    const kept: IndexEntry[] = [];
-    for (let i = 0; i < entries.length; i++) {
-      const entry = entries[i]!;
-      const fromLine = copier.read(entry.offset, entry.contentStart - entry.offset);
-      if (Bun.hash.crc32(fromLine) !== entry.fromCrc) {
-        throw changedByOthers(path, `no From_ line of message uid ${entry.uid} at offset ${entry.offset}`);
-      }
-      if (deleteUids.has(entry.uid)) continue;
-      const shift = copier.written - entry.offset;
-      kept.push({ ...entry, offset: entry.offset + shift, contentStart: entry.contentStart + shift, contentEnd: entry.contentEnd + shift });
-      await copier.copy(entry.offset, entries[i + 1]?.offset ?? size);
-    }
+    const { kept, entries } = plan(index, deleteUids);
+    const checkpoints = index.entries.map((e) => ({ offset: e.offset, length: e.contentStart - e.offset, crc: e.fromCrc, uid: e.uid }));
+    await new Rewriter(path, source, temp, lock).run(size, kept, checkpoints);
     const after = fstatSync(source, { bigint: true });
     if (Number(after.size) !== size || after.mtimeNs !== index.file.mtimeNs) {
       throw changedByOthers(path, `written while locked: size ${index.file.size} → ${after.size}`);
@@ -128,7 +178,7 @@ export async function rewriteMbox(path: string, lock: MboxLock, index: MboxIndex
     renameSync(tempPath, path);
     renamed = true;
     fsyncDirectory(dirname(path));
-    return { entries: kept, file, expunged: entries.length - kept.length };
+    return { entries, file, expunged: index.entries.length - entries.length };
   } finally {
     closeSync(temp);
     if (!renamed) removeQuietly(tempPath);

@@ -23,8 +23,12 @@ export function isValidUidl(text: string): boolean {
   return text.length > 0 && text.length <= MAX_UIDL_LENGTH && UIDL_TEXT.test(text);
 }
 
+const UNUSUAL_SPACE = /\s\s|[\t\r\n\v\f]/;
+
+/** Unfolded, runs of white space as one space, trimmed (the common case skips the regex replace). */
 function normalise(value: string): string {
-  return value.replace(/\s+/g, " ").trim();
+  const trimmed = value.trim();
+  return UNUSUAL_SPACE.test(trimmed) ? trimmed.replace(/\s+/g, " ") : trimmed;
 }
 
 /** The first occurrence of each wanted field, unfolded, from a header block (latin1 text). */
@@ -32,22 +36,27 @@ export function headerFields(header: string, wanted: ReadonlySet<string>): Map<s
   const found = new Map<string, string>();
   let name: string | undefined;
   let value = "";
-  const flush = (): void => {
-    if (name !== undefined && wanted.has(name) && !found.has(name)) found.set(name, normalise(value));
-    name = undefined;
-  };
-  for (const line of header.split("\n")) {
-    if (line.startsWith(" ") || line.startsWith("\t")) {
-      if (name !== undefined) value += ` ${line}`;
-      continue;
+  for (let at = 0; at < header.length; ) {
+    let end = header.indexOf("\n", at);
+    if (end < 0) end = header.length;
+    const first = header.charCodeAt(at);
+    if (first === 32 || first === 9) {
+      if (name !== undefined) value += header.slice(at, end);
+    } else {
+      if (name !== undefined && !found.has(name)) found.set(name, normalise(value));
+      name = undefined;
+      const colon = header.indexOf(":", at);
+      if (colon > at && colon < end) {
+        const candidate = header.slice(at, colon).trimEnd().toLowerCase();
+        if (wanted.has(candidate)) {
+          name = candidate;
+          value = header.slice(colon + 1, end);
+        }
+      }
     }
-    flush();
-    const colon = line.indexOf(":");
-    if (colon <= 0) continue;
-    name = line.slice(0, colon).trim().toLowerCase();
-    value = line.slice(colon + 1);
+    at = end + 1;
   }
-  flush();
+  if (name !== undefined && !found.has(name)) found.set(name, normalise(value));
   return found;
 }
 
@@ -56,9 +65,9 @@ const WANTED = new Set<string>([...STABLE_FIELDS, X_UIDL]);
 /** `fromLine` is the From_ line as read (line end included); `header` the header block as latin1. */
 export function messageIdentity(fromLine: string, header: string): MessageIdentity {
   const fields = headerFields(header, WANTED);
-  const hasher = new Bun.CryptoHasher("md5");
-  hasher.update(normalise(fromLine), "latin1");
-  for (const field of STABLE_FIELDS) hasher.update(`\n${fields.get(field) ?? ""}`, "latin1");
+  let text = normalise(fromLine);
+  for (const field of STABLE_FIELDS) text += `\n${fields.get(field) ?? ""}`;
+  const key = new Bun.CryptoHasher("md5").update(Buffer.from(text, "latin1")).digest("hex");
   const xUidl = fields.get(X_UIDL);
-  return { key: hasher.digest("hex"), xUidl: xUidl !== undefined && isValidUidl(xUidl) ? xUidl : undefined };
+  return { key, xUidl: xUidl !== undefined && isValidUidl(xUidl) ? xUidl : undefined };
 }

@@ -38,7 +38,7 @@ export function requireCyrus(): void {
 }
 
 export interface CyrusSetup {
-  /** Extra or overriding imapd.conf lines (shared by Cyrus and our binary). */
+  /** Extra or overriding imapd.conf lines (shared by Cyrus and our binary); "{dir}" names the instance's directory. */
   config?: Record<string, string>;
   /** Login name → password, for Cyrus (sasldb) and our binary (passwd file) alike. */
   users: Record<string, string>;
@@ -99,7 +99,7 @@ export class CyrusInstance {
       pop3_passwd_file: join(dir, "passwd"),
       pop3_run_as: "cyrus",
       failedloginpause: "0",
-      ...setup.config,
+      ...Object.fromEntries(Object.entries(setup.config ?? {}).map(([k, v]) => [k, v.replaceAll("{dir}", dir)])),
     };
     writeFileSync(confPath, Object.entries(settings).map(([k, v]) => `${k}: ${v}\n`).join(""));
     writeFileSync(join(dir, "passwd"), Object.entries(setup.users).map(([u, pw]) => `${u}:{PLAIN}${pw}\n`).join(""));
@@ -121,8 +121,14 @@ export class CyrusInstance {
     );
     const instance = new CyrusInstance(dir, confPath, imapPort, cyrusPop3Port, setup.users, account);
     for (const [user, password] of Object.entries({ ...setup.users, [ADMIN]: ADMIN_PASSWORD })) {
-      const r = await run(["saslpasswd2", "-f", join(dir, "sasldb2"), "-c", "-p", "-u", SERVERNAME, user], { stdin: password });
-      if (r.code !== 0) throw new Error(`saslpasswd2 ${user}: ${r.stderr}`);
+      // libsasl looks a user@domain login up as user in realm domain when virtdomains is on.
+      const at = user.lastIndexOf("@");
+      const entries: Array<[string, string]> = [[user, SERVERNAME]];
+      if (at > 0) entries.push([user.slice(0, at), user.slice(at + 1)]);
+      for (const [name, realm] of entries) {
+        const r = await run(["saslpasswd2", "-f", join(dir, "sasldb2"), "-c", "-p", "-u", realm, name], { stdin: password });
+        if (r.code !== 0) throw new Error(`saslpasswd2 ${name}@${realm}: ${r.stderr}`);
+      }
     }
     chownTree(dir, account.uid, account.gid);
     await instance.startMaster();

@@ -15,7 +15,8 @@ export type Want = string | RegExp;
 export function isMultiline(command: string): boolean {
   const [keyword = "", ...rest] = command.split(" ");
   const k = keyword.toUpperCase();
-  const hasArg = rest.join(" ").length > 0;
+  // "AUTH " with only blanks is bare AUTH (§4.1)
+  const hasArg = rest.join(" ").trim().length > 0;
   if (k === "CAPA" || k === "RETR" || k === "TOP") return true;
   if (k === "LIST" || k === "UIDL" || k === "AUTH") return !hasArg;
   return false;

@@ -68,9 +68,26 @@ export function anchor(n: number): Buffer {
 export const ANCHOR_SIZES = [504, 406, 341, 420, 295, 1048576, 10485760];
 export const ANCHOR_TOTAL = ANCHOR_SIZES.reduce((a, b) => a + b, 0);
 
+/** Our SASL mechanisms in the order CAPA and bare AUTH list them (by design they differ from
+ *  Cyrus's, which come from its libsasl plugins). One place to update when the set changes. */
+export const MECHANISMS = [
+  "SCRAM-SHA-512",
+  "SCRAM-SHA-384",
+  "SCRAM-SHA-256",
+  "SCRAM-SHA-224",
+  "SCRAM-SHA-1",
+  "DIGEST-MD5",
+  "CRAM-MD5",
+  "PLAIN",
+  "LOGIN",
+];
+
+/** Without TLS, allowplaintext or -p > 1, PLAIN and LOGIN are hidden (§4.5 (1)). */
+export const MECHANISMS_NO_PLAINTEXT = MECHANISMS.filter((m) => m !== "PLAIN" && m !== "LOGIN");
+
 /** The CAPA lines (without "+OK ..." and ".") for `allowplaintext: yes` before login, no TLS. */
 export const CAPA_BEFORE_LOGIN_PLAINTEXT = [
-  "SASL CRAM-MD5 PLAIN LOGIN",
+  `SASL ${MECHANISMS.join(" ")}`,
   "EXPIRE NEVER",
   "LOGIN-DELAY 0",
   "TOP",

@@ -75,6 +75,20 @@ describe("UIDs and UIDLs", () => {
     expect(grown.index.entries.map(({ uid: _u, uidl: _l, ...m }) => m)).toEqual(full.messages);
   });
 
+  test("when the file only grew, only the appended part is parsed", async () => {
+    const filler = "x".repeat(70) + "\n";
+    const path = mboxFile(mboxOf([message(1, filler.repeat(100)), message(2, filler.repeat(100)), message(3, filler.repeat(100))]));
+    const first = await refresh(path, undefined);
+    // A same-length edit inside message 2, away from both fingerprinted ends, that a parse would see.
+    writeFileSync(path, readFileSync(path, "latin1").replace("Subject: message 2", "Subject: massage 2"), "latin1");
+    appendFileSync(path, mboxOf([message(4)], undefined, 3));
+    const grown = await refresh(path, first.index);
+    expect(grown.index.entries[1]!.key).toBe(first.index.entries[1]!.key);
+    expect(grown.index.entries.map((e) => e.uid)).toEqual([1, 2, 3, 4]);
+    const reparsed = await refresh(path, undefined);
+    expect(reparsed.index.entries[1]!.key).not.toBe(first.index.entries[1]!.key);
+  });
+
   test("a rewrite by a mail reader (headers added, offsets moved) keeps UIDs and UIDLs by identity and starts a new epoch", async () => {
     const path = mboxFile(mboxOf([message(1), message(2), message(3)]));
     const first = await refresh(path, undefined);

@@ -197,3 +197,21 @@ describe("Content-Length (pop3_mbox_content_length)", () => {
     expect(retrieved(last, CL)[0]!.toString("latin1")).toBe("Subject: l\nContent-Length: 5\n\nabcd\n");
   });
 });
+
+describe("message source", () => {
+  test("a message cut short by another program is a read error, never a short message", () => {
+    const file = mboxOf([message(1)]);
+    withFile(file, (fd, size) => {
+      const source = new MboxMessageSource(fd, 40, size + 100, "mboxrd", "test");
+      expect(() => readSource(source)).toThrow("Could not read message file");
+    });
+  });
+
+  test("after close() nothing more is read", () => {
+    withFile(mboxOf([message(1)]), (fd, size) => {
+      const source = new MboxMessageSource(fd, 0, size, "mboxrd", "test");
+      source.close();
+      expect(source.read(Buffer.alloc(64))).toBe(0);
+    });
+  });
+});

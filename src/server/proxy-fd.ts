@@ -1,0 +1,43 @@
+/**
+ * Reading a PROXY header straight from a connected fd, before Bun adopts it (stdio and master
+ * modes with -H). Like Cyrus we peek first and then consume exactly the header, so with -s the TLS
+ * ClientHello behind it stays in the kernel for the handshake. Unlike Cyrus we wait for a header
+ * split across segments (bounded by PROXY_HEADER_TIMEOUT_MS) instead of failing on the first one.
+ */
+import { parseProxyHeader, MAX_V2_PAYLOAD, type ProxyHeader } from "./haproxy.ts";
+import { pollReadable, receiveBytes, EAGAIN, EINTR } from "../sys/libc.ts";
+
+/** haproxy sends the header as soon as it connects; a peer that doesn't within this is not haproxy. */
+export const PROXY_HEADER_TIMEOUT_MS = 10_000;
+/** Wait between peeks while a header is incomplete (poll would report the same bytes as new). */
+const INCOMPLETE_RETRY_MS = 10;
+const POLL_SLICE_MS = 200;
+
+export async function readProxyHeaderFromFd(fd: number, timeoutMs = PROXY_HEADER_TIMEOUT_MS): Promise<ProxyHeader> {
+  const buffer = new Uint8Array(16 + MAX_V2_PAYLOAD);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (Date.now() >= deadline) return { status: "invalid", reason: "timed out waiting for the PROXY header" };
+    if (!pollReadable(fd, Math.min(POLL_SLICE_MS, Math.max(0, deadline - Date.now())))) {
+      await new Promise((resolve) => setImmediate(resolve));
+      continue;
+    }
+    const n = receiveBytes(fd, buffer, buffer.length, true);
+    if (n === 0) return { status: "invalid", reason: "connection closed before the PROXY header" };
+    if (n < 0) {
+      if (-n === EAGAIN || -n === EINTR) continue;
+      return { status: "invalid", reason: `recv failed: errno ${-n}` };
+    }
+    const header = parseProxyHeader(buffer.subarray(0, n));
+    if (header.status === "incomplete") {
+      if (n === buffer.length) return { status: "invalid", reason: "PROXY header too long" };
+      await Bun.sleep(INCOMPLETE_RETRY_MS);
+      continue;
+    }
+    if (header.status === "ok") {
+      const consumed = receiveBytes(fd, buffer, header.length, false);
+      if (consumed !== header.length) return { status: "invalid", reason: "could not consume the PROXY header" };
+    }
+    return header;
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * TLS settings from the tls_* options (§7), as Bun's TLS options. Certificates are read from disk
+ * here, so a reload (SIGHUP in standalone mode) is just calling loadTlsSettings again.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Config } from "../config/config.ts";
+import type { Log } from "../log/log.ts";
+
+export type ClientCertPolicy = "off" | "optional" | "require";
+
+export interface TlsSettings {
+  /** Passed to Bun.listen({tls}) and socket.upgradeTLS({tls}). */
+  options: Record<string, unknown>;
+  clientCerts: ClientCertPolicy;
+  /** Whether a client certificate is requested at all (a client CA loaded and policy not off). */
+  requestsClientCert: boolean;
+}
+
+/** TLS protocol numbers Bun's native options take (bun-findings §2): strings are refused. */
+const VERSION_CODES: Record<string, number> = { tls1_0: 0x0301, tls1_1: 0x0302, tls1_2: 0x0303, tls1_3: 0x0304 };
+
+/** ALPN in wire format: Bun needs the length-prefixed list; a plain "pop3" string never matches. */
+const ALPN_POP3 = Buffer.from("\x04pop3", "latin1");
+
+/** OpenSSL's SSL_OP_CIPHER_SERVER_PREFERENCE. */
+const CIPHER_SERVER_PREFERENCE = 0x00400000;
+
+/** `tls_enabled()` in Cyrus: both a certificate and a key, and neither "disabled". */
+export function tlsConfigured(cfg: Config): boolean {
+  const cert = cfg.str("tls_server_cert");
+  const key = cfg.str("tls_server_key") ?? cert;
+  return !!cert && !!key && cert !== "disabled" && key !== "disabled";
+}
+
+function readPem(path: string, option: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    throw new Error(`${option}: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+}
+
+function versionRange(text: string, log: Log): { minVersion: number; maxVersion: number } {
+  const listed = text.split(/[\s,]+/).filter(Boolean);
+  const codes = listed.map((name) => {
+    const code = VERSION_CODES[name];
+    if (code === undefined) throw new Error(`tls_versions: unknown protocol "${name}" (want tls1_0 tls1_1 tls1_2 tls1_3)`);
+    return code;
+  });
+  if (codes.length === 0) throw new Error("tls_versions: no protocol listed");
+  const min = Math.min(...codes);
+  const max = Math.max(...codes);
+  for (let v = min; v <= max; v++) {
+    if (!codes.includes(v)) {
+      log.warning("tls_versions: gaps cannot be expressed; enabling everything from the lowest to the highest listed");
+      break;
+    }
+  }
+  return { minVersion: min, maxVersion: max };
+}
+
+/** Throws Error with the option name for unusable settings; undefined when TLS is not configured. */
+export function loadTlsSettings(cfg: Config, log: Log): TlsSettings | undefined {
+  if (!tlsConfigured(cfg)) return undefined;
+  const certPath = cfg.str("tls_server_cert")!;
+  const keyPath = cfg.str("tls_server_key") ?? certPath;
+  let cert = readPem(certPath.split(",")[0]!.trim(), "tls_server_cert");
+  const key = readPem(keyPath.split(",")[0]!.trim(), "tls_server_key");
+  const chain = cfg.str("tls_server_ca_file");
+  if (chain) cert += "\n" + readPem(chain, "tls_server_ca_file");
+
+  const clientCas: string[] = [];
+  const caFile = cfg.str("tls_client_ca_file");
+  if (caFile) clientCas.push(readPem(caFile, "tls_client_ca_file"));
+  const caDir = cfg.str("tls_client_ca_dir");
+  if (caDir) {
+    for (const name of readdirSync(caDir)) {
+      if (/\.(pem|crt|\d+)$/.test(name)) clientCas.push(readPem(join(caDir, name), "tls_client_ca_dir"));
+    }
+  }
+  const clientCerts = cfg.enumValue("tls_client_certs") as ClientCertPolicy;
+  const requestsClientCert = clientCerts !== "off" && clientCas.length > 0;
+
+  const options: Record<string, unknown> = {
+    cert,
+    key,
+    ALPNProtocols: ALPN_POP3,
+    ...versionRange(cfg.str("tls_versions") ?? "tls1_2 tls1_3", log),
+  };
+  const ciphers = cfg.str("tls_ciphers");
+  if (ciphers && ciphers !== "DEFAULT") options.ciphers = ciphers;
+  if (cfg.bool("tls_prefer_server_ciphers")) options.secureOptions = CIPHER_SERVER_PREFERENCE;
+  if (requestsClientCert) {
+    options.ca = clientCas;
+    options.requestCert = true;
+    options.rejectUnauthorized = clientCerts === "require";
+  }
+  const crl = cfg.str("tls_crl_file");
+  if (crl) options.crl = readPem(crl, "tls_crl_file");
+  const curve = cfg.str("tls_eccurve");
+  if (curve && curve !== "prime256v1") {
+    log.warning(`tls_eccurve: "${curve}" ignored — Bun's TLS offers no curve setting; the library's default groups are used`);
+  }
+  return { options, clientCerts, requestsClientCert };
+}
+
+/** The `starttls:` syslog line of §7. */
+export function describeTls(socket: any, reused = false): string {
+  const cipher = socket.getCipher?.() ?? {};
+  const protocol = cipher.version ?? socket.getTLSVersion?.() ?? "TLS";
+  const bits = cipher.bits ?? cipherBits(cipher.name ?? "");
+  const cn = clientCertificateName(socket);
+  const alpn = socket.alpnProtocol ? `; application protocol = ${socket.alpnProtocol}` : "";
+  return `starttls: ${protocol} with cipher ${cipher.name ?? "unknown"} (${bits}/${bits} bits ${reused ? "reused" : "new"}) ${
+    cn ? `authenticated as ${cn}` : "no authentication"
+  }${alpn}`;
+}
+
+function cipherBits(name: string): number {
+  if (/256|CHACHA20/.test(name)) return 256;
+  if (/128/.test(name)) return 128;
+  return 0;
+}
+
+/** CN of a verified client certificate, or undefined (SASL EXTERNAL's identity, §7). */
+export function clientCertificateName(socket: any): string | undefined {
+  if (!socket.authorized) return undefined;
+  const cert = socket.getPeerCertificate?.();
+  const cn = cert?.subject?.CN;
+  return typeof cn === "string" && cn.length > 0 ? cn : undefined;
+}
