@@ -9,6 +9,8 @@ import { PasswdFileDb } from "../auth/passdb/passwd-file.ts";
 import { MaildirStore } from "../store/maildir/index.ts";
 import { settingsFromConfig, type SessionSettings } from "../pop3/settings.ts";
 import type { Log } from "../log/log.ts";
+import { LoginDelayStore } from "../store/login-delay.ts";
+import { join } from "node:path";
 
 export interface Services {
   settings: SessionSettings;
@@ -22,11 +24,17 @@ export interface ServiceOptions {
 }
 
 export function buildServices(cfg: Config, options: ServiceOptions, log: Log): Services {
-  return {
-    settings: settingsFromConfig(cfg, options.externalSsf, options.starttlsAvailable ?? false),
-    store: buildStore(cfg),
-    passdb: buildPassdb(cfg, log),
-  };
+  const settings = settingsFromConfig(cfg, options.externalSsf, options.starttlsAvailable ?? false);
+  let store = buildStore(cfg);
+  // Cyrus mailboxes keep pop3_last_login in their index; other stores get a small state file
+  if (cfg.enumValue("pop3_mailstore") !== "cyrus" && settings.popMinPollSeconds > 0) {
+    store = new LoginDelayStore(store, {
+      minPollSeconds: settings.popMinPollSeconds,
+      padding: cfg.int("poppollpadding"),
+      stateDirectory: join(settings.configDirectory, "pop3d", "lastlogin"),
+    });
+  }
+  return { settings, store, passdb: buildPassdb(cfg, log) };
 }
 
 function buildStore(cfg: Config): MailStore {

@@ -39,3 +39,12 @@ export function saslSettingsFromConfig(cfg: Config): SaslSettings {
     scramIterations: scramIterations(cfg),
   };
 }
+
+/** What an imapd.conf without any of these options gives (tests and defaults). */
+export function defaultSaslSettings(): SaslSettings {
+  return {
+    policy: { virtdomains: "off", loginRealms: [], admins: new Set(), proxyServers: new Set() },
+    minimumLayer: 0,
+    scramIterations: DEFAULT_SCRAM_ITERATIONS,
+  };
+}

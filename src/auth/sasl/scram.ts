@@ -130,8 +130,9 @@ export class ScramExchange implements SaslExchange {
       return { keys: await deriveScramCredentials(hash, secret, salt, iterations), known: true };
     }
     const stored = await this.ctx.passdb.scramCredentials?.(authcid, hash.name);
-    if (stored) return { keys: stored, known: true };
-    return { keys: await deriveScramCredentials(hash, crypto.randomUUID(), salt, iterations), known: false };
+    // Stored keys need no derivation; the throwaway one keeps their answer as slow as everyone else's.
+    const decoy = await deriveScramCredentials(hash, crypto.randomUUID(), salt, iterations);
+    return stored ? { keys: stored, known: true } : { keys: decoy, known: false };
   }
 
   private async onClientFinal(bytes: Uint8Array): Promise<SaslStep> {

@@ -19,6 +19,8 @@ import { GLOBAL_LOCK_NAME, namespaceLockNames, ownerUserid, type MailboxName } f
 import { quotaFilePath, updateQuotaUsage, type QuotaDelta } from "./quota-legacy.ts";
 import { appendSyncLog, syncQuoteName } from "./sync-log.ts";
 
+let warnedStatusCache = false;
+
 export interface CommitTarget {
   readonly name: MailboxName;
   readonly internalName: string;
@@ -105,6 +107,9 @@ export async function commitToMailbox(
   if (opts.syncLogChannels.length > 0) {
     await appendSyncLog(opts.configDirectory, opts.syncLogChannels, `MAILBOX ${syncQuoteName(target.internalName)}\n`, opts.warn ?? (() => undefined));
   }
-  if (opts.statusCache) opts.warn?.(`statuscache: the cached status of ${target.internalName} may be stale until Cyrus next writes it`);
+  if (opts.statusCache && !warnedStatusCache) {
+    warnedStatusCache = true;
+    opts.warn?.("statuscache: 1 is on, but we cannot update Cyrus's status cache: IMAP STATUS may show stale counts until Cyrus next changes a mailbox");
+  }
   return update.expunged;
 }

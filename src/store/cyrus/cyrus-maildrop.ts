@@ -36,7 +36,8 @@ export class CyrusMaildrop implements Maildrop {
 
   open(index: number): MessageSource {
     const message = this.message(index);
-    const source = new CyrusMessageSource(messageFile(this.target.files, message.uid, message.archived), (s) => this.sources.delete(s));
+    const where = [messageFile(this.target.files, message.uid, message.archived), messageFile(this.target.files, message.uid, !message.archived)];
+    const source = new CyrusMessageSource([...new Set(where)], (s) => this.sources.delete(s));
     this.sources.add(source);
     return source;
   }

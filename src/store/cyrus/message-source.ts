@@ -7,18 +7,28 @@ import { COULD_NOT_READ } from "./cyrus-errors.ts";
  * ends already; the session's own CRLF handling leaves them unchanged.
  */
 export class CyrusMessageSource implements MessageSource {
-  private fd: number;
+  private fd = -1;
 
+  private readonly path: string;
+
+  /** Opens the first of `paths` that exists (a message may have been archived since login). */
   constructor(
-    private readonly path: string,
+    paths: readonly string[],
     private readonly onClose: (source: CyrusMessageSource) => void,
   ) {
-    try {
-      this.fd = openSync(path, "r");
-    } catch (error) {
-      // §5.7: a message expunged and cleaned up by someone else since login.
-      throw new StoreError("perm", COULD_NOT_READ, `${path}: ${error instanceof Error ? error.message : String(error)}`);
+    let failure: unknown;
+    for (const path of paths) {
+      try {
+        this.fd = openSync(path, "r");
+        this.path = path;
+        return;
+      } catch (error) {
+        failure ??= error;
+        if ((error as NodeJS.ErrnoException).code !== "ENOENT") break;
+      }
     }
+    // §5.7: a message expunged and cleaned up by someone else since login.
+    throw new StoreError("perm", COULD_NOT_READ, `${paths.join(" or ")}: ${failure instanceof Error ? failure.message : String(failure)}`);
   }
 
   read(into: Buffer): number {

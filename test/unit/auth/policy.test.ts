@@ -63,3 +63,8 @@ describe("saslSettingsFromConfig", () => {
     }
   });
 });
+
+test("defaultSaslSettings equals what an empty imapd.conf gives", () => {
+  const { defaultSaslSettings } = require("../../../src/auth/sasl/sasl-config.ts") as typeof import("../../../src/auth/sasl/sasl-config.ts");
+  expect(defaultSaslSettings()).toEqual(saslSettingsFromConfig(fakeConfig({})));
+});

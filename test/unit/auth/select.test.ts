@@ -90,3 +90,18 @@ describe("passdbFromConfig", () => {
     }
   });
 });
+
+describe("AuxpropChain", () => {
+  const source = (users: Record<string, string>): PasswordDb => ({
+    checkPassword: async (u, p) => users[u] === p,
+    plaintextSecret: async (u) => users[u],
+  });
+  test("the first plugin that has the user gives the secret; any plugin may accept a password", async () => {
+    const chain = new AuxpropChain([source({ alice: "one" }), source({ alice: "two", bob: "three" })]);
+    expect(await chain.plaintextSecret("alice")).toBe("one");
+    expect(await chain.plaintextSecret("bob")).toBe("three");
+    expect(await chain.plaintextSecret("carol")).toBeUndefined();
+    expect(await chain.checkPassword("alice", "two")).toBe(true);
+    expect(await chain.checkPassword("alice", "four")).toBe(false);
+  });
+});
