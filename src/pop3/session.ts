@@ -11,7 +11,7 @@ import type { SessionIO, SessionEnd } from "./session-io.ts";
 import type { SessionSettings } from "./settings.ts";
 import { LineReader } from "./line-reader.ts";
 import { parseCommand, type Command } from "./parser.ts";
-import { CRLF, R } from "./responses.ts";
+import { CRLF, R, fatalError } from "./responses.ts";
 import { MAX_COMMAND_LINE, MAX_PENDING_INPUT } from "../limits.ts";
 import { makeApopChallenge } from "../auth/apop.ts";
 import { AUTHORIZATION_COMMANDS } from "./commands/authorization.ts";
@@ -302,7 +302,11 @@ export class Session {
         if (this.ended) return;
       }
     } catch (error) {
-      this.log.err(`session ${this.sessionId} failed: ${(error as Error)?.stack ?? error}`);
+      // Cyrus's fatal(): tell the client, log "Fatal error: ...", end without committing (§2.6)
+      const message = (error as Error)?.message ?? String(error);
+      this.log.err(`Fatal error: ${message}`);
+      this.log.debug(`session ${this.sessionId}: ${(error as Error)?.stack ?? error}`);
+      this.send(fatalError(message.split("\n", 1)[0]!));
       this.finish("fatal");
     }
   }

@@ -5,6 +5,7 @@
 import type { Config } from "../config/config.ts";
 import type { CanonicalOptions } from "../auth/canonical.ts";
 import { MIN_IDLE_TIMEOUT_SECONDS } from "../limits.ts";
+import { saslSettingsFromConfig, type SaslSettings } from "../auth/sasl/sasl-config.ts";
 import { shutdownFilePaths } from "./shutdown-file.ts";
 
 export type UidlFormat = "cyrus" | "uidonly" | "dovecot" | "courier";
@@ -34,6 +35,8 @@ export interface SessionSettings {
   admins: ReadonlySet<string>;
   proxyServers: ReadonlySet<string>;
   chatty: boolean;
+  /** loginrealms/admins/proxyservers policy, sasl_minimum_layer, SCRAM iterations (§6.6, §6.7). */
+  sasl: SaslSettings;
   configDirectory: string;
   /** Shutdown files checked before every command (§4.1). */
   shutdownFiles: readonly string[];
@@ -74,6 +77,7 @@ export function settingsFromConfig(cfg: Config, externalSsf: number, starttlsAva
     admins: words(cfg.str("admins")),
     proxyServers: words(cfg.str("proxyservers")),
     chatty: cfg.bool("chatty"),
+    sasl: saslSettingsFromConfig(cfg),
     configDirectory,
     shutdownFiles: shutdownFilePaths(configDirectory, cfg.service),
     telemetryBySessionId: cfg.bool("telemetry_bysessionid"),

@@ -16,6 +16,23 @@ export function runDebugCommand(format: string | undefined, service: string, log
   if (result.exitCode !== 0) log.err(`debug command exited with ${result.exitCode}`);
 }
 
+/** initgroups(3) by hand: every group of /etc/group that lists the user (Debian gives cyrus the
+ *  sasl group this way, which sasldb and the saslauthd socket need). */
+function supplementaryGroups(name: string): number[] {
+  let text: string;
+  try {
+    text = readFileSync("/etc/group", "utf8");
+  } catch {
+    return [];
+  }
+  const groups: number[] = [];
+  for (const line of text.split("\n")) {
+    const [, , gid, members = ""] = line.split(":");
+    if (gid !== undefined && members.split(",").includes(name)) groups.push(Number(gid));
+  }
+  return groups;
+}
+
 function lookupUser(name: string): { uid: number; gid: number } | undefined {
   let passwd: string;
   try {
@@ -46,7 +63,7 @@ export function becomeServiceUser(name: string, log: Log): boolean {
     return false;
   }
   try {
-    dropPrivileges(user.uid, user.gid);
+    dropPrivileges(user.uid, user.gid, supplementaryGroups(name));
   } catch (error) {
     log.err(`cannot become ${name}: ${(error as Error).message}`);
     return false;

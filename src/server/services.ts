@@ -5,7 +5,7 @@
 import { ConfigError, type Config } from "../config/index.ts";
 import type { MailStore } from "../store/maildrop.ts";
 import type { PasswordDb } from "../auth/passdb/passdb.ts";
-import { PasswdFileDb } from "../auth/passdb/passwd-file.ts";
+import { passdbFromConfig } from "../auth/passdb/select.ts";
 import { MaildirStore } from "../store/maildir/index.ts";
 import { settingsFromConfig, type SessionSettings } from "../pop3/settings.ts";
 import type { Log } from "../log/log.ts";
@@ -34,7 +34,7 @@ export function buildServices(cfg: Config, options: ServiceOptions, log: Log): S
       stateDirectory: join(settings.configDirectory, "pop3d", "lastlogin"),
     });
   }
-  return { settings, store, passdb: buildPassdb(cfg, log) };
+  return { settings, store, passdb: passdbFromConfig(cfg, log) };
 }
 
 function buildStore(cfg: Config): MailStore {
@@ -52,15 +52,4 @@ function buildStore(cfg: Config): MailStore {
     default:
       throw new ConfigError(`${cfg.file}: pop3_mailstore: "${kind}" is not available in this build (use maildir)`, cfg.file, undefined, "pop3_mailstore");
   }
-}
-
-function buildPassdb(cfg: Config, log: Log): PasswordDb {
-  const file = cfg.str("pop3_passwd_file");
-  if (file) return new PasswdFileDb(file, { warn: (m) => log.warning(m) });
-  throw new ConfigError(
-    `${cfg.file}: no password backend: set pop3_passwd_file (sasl_pwcheck_method "${cfg.str("sasl_pwcheck_method") ?? ""}" is not available in this build)`,
-    cfg.file,
-    undefined,
-    "pop3_passwd_file",
-  );
 }

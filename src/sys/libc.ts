@@ -217,10 +217,10 @@ export function effectiveUid(): number {
 }
 
 /** Drop root for good: supplementary groups, then gid, then uid (order matters). */
-export function dropPrivileges(uid: number, gid: number): void {
+export function dropPrivileges(uid: number, gid: number, supplementary: readonly number[] = []): void {
   const fns = libc();
-  const groups = new Uint32Array([gid]);
-  if (fns.setgroups(1, groups) !== 0) throw new LibcError("setgroups", errno());
+  const groups = new Uint32Array([gid, ...supplementary.filter((g) => g !== gid)]);
+  if (fns.setgroups(groups.length, groups) !== 0) throw new LibcError("setgroups", errno());
   if (fns.setgid(gid) !== 0) throw new LibcError(`setgid(${gid})`, errno());
   if (fns.setuid(uid) !== 0) throw new LibcError(`setuid(${uid})`, errno());
 }

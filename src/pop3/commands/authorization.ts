@@ -10,6 +10,7 @@ import { authenticate } from "./sasl-exchange.ts";
 import { beautify } from "../../log/beautify.ts";
 import { startTls } from "./stls.ts";
 import { MAX_ANONYMOUS_PASSWORD_LOG } from "../../limits.ts";
+import { checkLoginPolicy } from "../../auth/policy.ts";
 
 const user: Handler = (session, { argument }) => {
   if (argument === undefined) return session.send(R.missingArgument);
@@ -50,6 +51,13 @@ const pass: Handler = async (session, { argument }) => {
     return session.send(R.authUnavailable);
   }
   if (session.isOver) return;
+  // §6.2: sasl_checkpass runs the proxy policy with authcid = authzid (loginrealms, userdeny)
+  const decision = ok ? checkLoginPolicy(session.settings.sasl.policy, pending.user, pending.user) : undefined;
+  if (decision && !decision.ok) {
+    session.log.notice(`badlogin: ${host} plaintext (${pending.user}) [SASL(-13): ${decision.reason}: ${decision.detail}]`);
+    await badLoginPause(session);
+    return session.send(R.invalidLogin);
+  }
   if (!ok) {
     session.log.notice(`badlogin: ${host} plaintext (${pending.user}) [SASL(-13): authentication failure: checkpass failed]`);
     await badLoginPause(session);
@@ -84,11 +92,16 @@ const apop: Handler = async (session, { argument }) => {
     }
     if (session.isOver) return;
     // "user not found" is masked as "authentication failure" (§6.3)
-    if (secret !== undefined && timingSafeEqualText(apopDigest(challenge, secret), parsed.digest)) {
-      session.log.notice(loginLogLine(session, canonical.user, canonical.subfolder, "APOP"));
-      return openMaildrop(session, canonical.user, canonical.subfolder);
-    }
     reason = "authentication failure";
+    if (secret !== undefined && timingSafeEqualText(apopDigest(challenge, secret), parsed.digest)) {
+      // the proxy policy runs for APOP too (§6.3)
+      const decision = checkLoginPolicy(session.settings.sasl.policy, canonical.user, canonical.user);
+      if (decision.ok) {
+        session.log.notice(loginLogLine(session, canonical.user, canonical.subfolder, "APOP"));
+        return openMaildrop(session, canonical.user, canonical.subfolder);
+      }
+      reason = decision.reason;
+    }
   }
   session.log.notice(`badlogin: ${host} APOP (${challenge}) SASL(-13): ${reason}`);
   await badLoginPause(session);

@@ -4,7 +4,7 @@
  */
 import type { Session } from "../session.ts";
 import { R, authReadFailed, authenticatingFailed } from "../responses.ts";
-import { availableMechanisms, mechanismNamed, unavailableReason } from "./mechanisms.ts";
+import { availableMechanisms, mechanismNamed, tlsPropertiesOf, unavailableReason } from "./mechanisms.ts";
 import { badLoginPause, loginLogLine, openMaildrop } from "./login.ts";
 import { lineContent, isSpace, bytesToText } from "../parser.ts";
 import { PassDbUnavailable } from "../../auth/passdb/passdb.ts";
@@ -30,13 +30,20 @@ export function decodeBase64(text: string, lenient: boolean): Base64Result {
 
 function saslContext(session: Session): SaslContext {
   const s = session.settings;
+  const tls = tlsPropertiesOf(session);
   return {
+    channelBindings: tls?.channelBindings,
+    externalIdentity: tls?.externalIdentity,
     passdb: session.passdb,
     canonicalize: (raw) => canonicalizeUser(raw, s.canonical),
     // §6.6: only admins and proxyservers may act for another user
     mayProxy: (authcid) => s.admins.has(authcid) || s.proxyServers.has(authcid),
+    policy: s.sasl.policy,
     servername: s.servername,
     tlsActive: session.tlsActive,
+    allowAnonymous: s.allowAnonymous,
+    scramIterations: s.sasl.scramIterations,
+    log: session.log,
   };
 }
 

@@ -11,8 +11,10 @@ import { expectConsistent, loginPop, popListing, retrieve } from "./pop-helpers.
 setDefaultTimeout(120_000);
 
 let anchors: Buffer[];
+let anchorFiles: string[];
 beforeAll(() => {
-  anchors = makeFixture({ users: {}, anchorMessagesFor: [] }).anchorFiles.slice(0, 5).map((f) => readFileSync(f));
+  anchorFiles = makeFixture({ users: {}, anchorMessagesFor: [] }).anchorFiles;
+  anchors = anchorFiles.slice(0, 5).map((f) => readFileSync(f));
 });
 afterAll(cleanupAll);
 
@@ -33,7 +35,7 @@ describe("legacy by-name spool: hashimapspool, fulldirhash, virtual domains, pop
   beforeAll(async () => {
     cyrus = await CyrusInstance.start({
       users,
-      mailboxes: [{ name: "user/alice@example.com", quotaKb: 50_000 }, { name: "user/bob.smith" }],
+      mailboxes: [{ name: "user/alice@example.com", quotaKb: 50_000 }, { name: "user/bob.smith" }, { name: "user/bob.smith/Archive.2024" }],
       config: {
         mailbox_legacy_dirs: "yes",
         hashimapspool: "yes",
@@ -42,6 +44,7 @@ describe("legacy by-name spool: hashimapspool, fulldirhash, virtual domains, pop
         mboxname_lockpath: "{dir}/locks",
         popuseimapflags: "yes",
         expunge_mode: "immediate",
+        popsubfolders: "yes",
       },
     });
     for (const m of anchors) await cyrus.deliver("alice@example.com", m);
@@ -91,6 +94,21 @@ describe("legacy by-name spool: hashimapspool, fulldirhash, virtual domains, pop
     await cyrus.state(user);
     expect([3, 4].map((uid) => existsSync(`${dir}/${uid}.`))).toEqual([false, false]);
     expect(existsSync(`${dir}/5.`)).toBe(true);
+  });
+
+  test("popsubfolders: user+folder opens the INBOX child, as with Cyrus's pop3d", async () => {
+    for (const f of [2, 3]) await cyrus.imap("user", "bob.smith", users["bob.smith"], "append", "Archive.2024", anchorFiles[f]!);
+    const login = "bob.smith+Archive.2024";
+    const mine = await loginPop(ours.port, login, users["bob.smith"]);
+    const theirs = await loginPop(cyrus.cyrusPop3Port, login, users["bob.smith"]);
+    const listing = await popListing(mine);
+    expect(listing).toEqual(await popListing(theirs));
+    expect(listing.list.length).toBe(2);
+    expect(await theirs.cmd("QUIT")).toBe("+OK");
+    expect(await mine.cmd("DELE 1")).toBe("+OK message deleted");
+    expect(await mine.cmd("QUIT")).toBe("+OK");
+    const check = await cyrus.tool("reconstruct", ["-n", "-G", "-f", "user/bob.smith/Archive.2024"]);
+    expect(check.stdout.toString()).toBe("user/bob.smith/Archive.2024\n");
   });
 
   test("a user with a dot in the name", async () => {

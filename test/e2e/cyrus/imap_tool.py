@@ -6,6 +6,7 @@
       -> {"uidvalidity": n, "highestmodseq": n, "messages": [{"uid", "flags", "size", "sha256"}]}
   imap_tool.py PORT user USER PASSWORD store UID +FLAGS|-FLAGS "(\\Flag ...)"
   imap_tool.py PORT user USER PASSWORD expunge UID
+  imap_tool.py PORT user USER PASSWORD append MAILBOX FILE   (altnamespace: folders are not under INBOX)
   imap_tool.py PORT user USER PASSWORD quota   -> {"storage": [used, limit], "messages": ...}
 """
 import hashlib
@@ -76,6 +77,10 @@ def main():
             check(m.select("INBOX"), "SELECT")
             check(m.uid("STORE", args[0], args[1], args[2]), "STORE")
             result = {"stored": args[0]}
+        elif command == "append":
+            with open(args[1], "rb") as f:
+                check(m.append(args[0], None, None, f.read()), "APPEND")
+            result = {"appended": args[0]}
         elif command == "expunge":
             check(m.select("INBOX"), "SELECT")
             check(m.uid("STORE", args[0], "+FLAGS", "(\\Deleted)"), "STORE")

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { checkLoginPolicy, loginPolicyFromConfig } from "../../../src/auth/policy.ts";
-import { saslSettingsFromConfig } from "../../../src/auth/sasl/sasl-config.ts";
+import { defaultSaslSettings, saslSettingsFromConfig } from "../../../src/auth/sasl/sasl-config.ts";
 import { ConfigError } from "../../../src/config/config.ts";
 import { fakeConfig } from "./config-fake.ts";
 
@@ -65,6 +65,5 @@ describe("saslSettingsFromConfig", () => {
 });
 
 test("defaultSaslSettings equals what an empty imapd.conf gives", () => {
-  const { defaultSaslSettings } = require("../../../src/auth/sasl/sasl-config.ts") as typeof import("../../../src/auth/sasl/sasl-config.ts");
   expect(defaultSaslSettings()).toEqual(saslSettingsFromConfig(fakeConfig({})));
 });

@@ -16,6 +16,7 @@ import type { SessionIO } from "../../../src/pop3/session-io.ts";
 import type { SessionSettings } from "../../../src/pop3/settings.ts";
 import type { PasswordDb } from "../../../src/auth/passdb/passdb.ts";
 import { silentLog } from "../../../src/log/log.ts";
+import { defaultSaslSettings } from "../../../src/auth/sasl/sasl-config.ts";
 import { MemoryStore, type MemoryStoreOptions } from "../../support/memory-store.ts";
 
 const configDirectory = mkdtempSync(join(tmpdir(), "pop3d-session-"));
@@ -47,6 +48,7 @@ function settings(overrides: Partial<SessionSettings> = {}): SessionSettings {
     admins: new Set(),
     proxyServers: new Set(),
     chatty: false,
+    sasl: defaultSaslSettings(),
     configDirectory,
     shutdownFiles: [],
     telemetryBySessionId: false,

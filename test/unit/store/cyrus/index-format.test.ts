@@ -144,7 +144,7 @@ describe("version 19 (Cyrus 3.10 and 3.12)", () => {
       expect(index.header[field]).toBe(old.header[field]);
     }
     const update = planIndexUpdate(index, request({ deletedUids: [2] }));
-    const after = parseIndexHeader(Buffer.concat([update.header, Buffer.alloc(0)]));
+    const after = parseIndexHeader(update.header);
     expect(after.quotaExpungedUsed).toBe(index.record(2).size);
     expect(after.exists).toBe(index.header.exists - 1);
     expect(after.highestModseq).toBe(index.header.highestModseq + 1);

@@ -1,0 +1,295 @@
+/**
+ * master(8) service mode against a fake master (§1, §2): the status messages on fd 3, -U and -T,
+ * reuse only after QUIT, signals and exit codes, the accept lock shared by preforked siblings, and
+ * giving up when the executable file changes.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { copyFileSync, chmodSync, existsSync, readdirSync, readFileSync, renameSync, utimesSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { BINARY, PopClient, cleanupAll, type Fixture } from "../../support/harness.ts";
+import {
+  AVAILABLE,
+  CONNECTION,
+  FakeMaster,
+  UNAVAILABLE,
+  devLogReceiver,
+  holdsPosixWriteLock,
+  login,
+  masterFixture,
+  pidOfSessionId,
+  quit,
+  type SyslogReceiver,
+} from "./support.ts";
+
+// A hang guard only; no assertion measures time.
+setDefaultTimeout(60_000);
+
+let fx: Fixture;
+let syslog: SyslogReceiver;
+let conf: string;
+beforeAll(async () => {
+  ({ fx, syslog } = await masterFixture());
+  conf = fx.confPath;
+});
+afterEach(() => FakeMaster.stopAll());
+afterAll(async () => {
+  await syslog?.stop();
+  cleanupAll();
+});
+
+const curFiles = (): string[] => readdirSync(join(fx.maildir("alice"), "cur"));
+
+describe("status messages and -U", () => {
+  test("nothing at start-up; UNAVAILABLE then CONNECTION per connection; AVAILABLE after each reusable QUIT; -U 3 exits 0 after the third", async () => {
+    const m = await FakeMaster.start({ args: ["-C", conf, "-U", "3"] });
+    const sessionPids: number[] = [];
+
+    let c = await PopClient.connect(m.port);
+    expect(c.greeting).toMatch(/^\+OK pop\.test pop3d \S+ server ready <\d+\.\d+@pop\.test>$/);
+    // the first thing master hears is UNAVAILABLE: no AVAILABLE at start-up (§2.2)
+    expect(await m.waitForStatuses(2)).toEqual([UNAVAILABLE, CONNECTION]);
+    sessionPids.push(pidOfSessionId(await login(c)));
+    await quit(c);
+    expect(await m.waitForStatuses(3)).toEqual([UNAVAILABLE, CONNECTION, AVAILABLE]);
+
+    c = await PopClient.connect(m.port);
+    sessionPids.push(pidOfSessionId(await login(c)));
+    await quit(c);
+    expect(await m.waitForStatuses(6)).toEqual([UNAVAILABLE, CONNECTION, AVAILABLE, UNAVAILABLE, CONNECTION, AVAILABLE]);
+
+    c = await PopClient.connect(m.port);
+    sessionPids.push(pidOfSessionId(await login(c)));
+    await quit(c);
+    expect(await m.exitOf()).toBe(0);
+    // no AVAILABLE after the last use, nothing at exit
+    expect(m.statuses()).toEqual([UNAVAILABLE, CONNECTION, AVAILABLE, UNAVAILABLE, CONNECTION, AVAILABLE, UNAVAILABLE, CONNECTION]);
+    expect(m.badStatuses()).toEqual([]);
+    // one process served all three, and every message carries its pid
+    expect(sessionPids).toEqual([m.pid, m.pid, m.pid]);
+    expect(m.events.filter((e) => e.event === "status").every((e) => e.event === "status" && e.pid === m.pid)).toBe(true);
+  });
+
+  for (const uses of ["0", "1"]) {
+    test(`-U ${uses} means one session`, async () => {
+      const m = await FakeMaster.start({ args: ["-C", conf, "-U", uses] });
+      const c = await PopClient.connect(m.port);
+      await login(c);
+      await quit(c);
+      expect(await m.exitOf()).toBe(0);
+      expect(m.statuses()).toEqual([UNAVAILABLE, CONNECTION]);
+    });
+  }
+
+  test("a session ended by EOF (no QUIT) is not reused: exit 0, no AVAILABLE, no DELE committed (§2.3, §5.6)", async () => {
+    const m = await FakeMaster.start({ args: ["-C", conf, "-U", "5"] });
+    const c = await PopClient.connect(m.port);
+    await login(c);
+    expect(await c.cmd("DELE 1")).toBe("+OK message deleted");
+    c.close();
+    expect(await m.exitOf()).toBe(0);
+    expect(m.statuses()).toEqual([UNAVAILABLE, CONNECTION]);
+    expect(curFiles()).toHaveLength(7);
+  });
+});
+
+describe("-T reuse timeout", () => {
+  test("after a first session the process exits 0 by itself (-T 2 → 2 + 1804289383 % 2 = 3 s)", async () => {
+    const m = await FakeMaster.start({ args: ["-C", conf, "-U", "5", "-T", "2"] });
+    const c = await PopClient.connect(m.port);
+    await login(c);
+    await quit(c);
+    expect(await m.exitOf()).toBe(0);
+    expect(m.statuses()).toEqual([UNAVAILABLE, CONNECTION, AVAILABLE]);
+  });
+
+  test("without a first session it waits (the alarm is armed only after a connection); SIGHUP then ends it with 0", async () => {
+    const m = await FakeMaster.start({ args: ["-C", conf, "-U", "5", "-T", "2"] });
+    await m.waitUntilAccepting();
+    // longer than the 3 s the timeout would be
+    await Bun.sleep(4_000);
+    expect(m.alive()).toBe(true);
+    m.signal("SIGHUP");
+    expect(await m.exitOf()).toBe(0);
+    expect(m.statuses()).toEqual([]);
+  });
+});
+
+describe("signals (§2.4)", () => {
+  test("SIGHUP while waiting for the first connection: exit 0", async () => {
+    const m = await FakeMaster.start({ args: ["-C", conf, "-U", "5"] });
+    await m.waitUntilAccepting();
+    m.signal("SIGHUP");
+    expect(await m.exitOf()).toBe(0);
+    expect(m.statuses()).toEqual([]);
+  });
+
+  test("SIGHUP while waiting for the next connection: exit 0", async () => {
+    const m = await FakeMaster.start({ args: ["-C", conf, "-U", "5"] });
+    const c = await PopClient.connect(m.port);
+    await login(c);
+    await quit(c);
+    await m.waitForStatuses(3);
+    await m.waitUntilAccepting();
+    m.signal("SIGHUP");
+    expect(await m.exitOf()).toBe(0);
+    expect(m.statuses()).toEqual([UNAVAILABLE, CONNECTION, AVAILABLE]);
+  });
+
+  test("SIGHUP during a session: the session goes on; after QUIT the process exits 0 without AVAILABLE", async () => {
+    const m = await FakeMaster.start({ args: ["-C", conf, "-U", "5"] });
+    const c = await PopClient.connect(m.port);
+    await login(c);
+    m.signal("SIGHUP");
+    expect(await c.cmd("NOOP")).toBe("+OK");
+    expect(await c.cmd("STAT")).toMatch(/^\+OK 7 \d+$/);
+    await quit(c);
+    expect(await m.exitOf()).toBe(0);
+    expect(m.statuses()).toEqual([UNAVAILABLE, CONNECTION]);
+  });
+
+  test("SIGTERM during a session: nothing more to the client, no commit, exit 75, syslog \"graceful shutdown\"", async () => {
+    const m = await FakeMaster.start({ args: ["-C", conf, "-U", "5"] });
+    const c = await PopClient.connect(m.port);
+    await login(c);
+    expect(await c.cmd("DELE 1")).toBe("+OK message deleted");
+    m.signal("SIGTERM");
+    await c.closed();
+    expect(c.unread().toString("latin1")).toBe("");
+    expect(await m.exitOf()).toBe(75);
+    expect(curFiles()).toHaveLength(7);
+    expect(m.statuses()).toEqual([UNAVAILABLE, CONNECTION]);
+    const line = await syslog.waitForMessage("graceful shutdown", m.pid);
+    expect(line.pri).toBe(22 * 8 + 5);
+  });
+
+  test("SIGTERM while waiting for a connection: exit 75", async () => {
+    const m = await FakeMaster.start({ args: ["-C", conf, "-U", "5"] });
+    await m.waitUntilAccepting();
+    m.signal("SIGTERM");
+    expect(await m.exitOf()).toBe(75);
+    await syslog.waitForMessage("graceful shutdown", m.pid);
+  });
+});
+
+describe("start-up errors (§1, §2.5)", () => {
+  test("CYRUS_ID missing: exit 70 and \"could not getenv(CYRUS_ID); exiting\" on /dev/log (config not read yet)", async () => {
+    const devLog = await devLogReceiver();
+    try {
+      const m = await FakeMaster.start({ args: ["-C", conf], noId: true });
+      expect(await m.exitOf()).toBe(70);
+      expect(m.statuses()).toEqual([]);
+      if (devLog) {
+        const line = await devLog.waitFor((l) => l.pid === m.pid, "a line from the service");
+        expect(line.message).toBe("could not getenv(CYRUS_ID); exiting");
+      } else {
+        console.warn("service-protocol.test.ts: /dev/log belongs to a syslog daemon here; only the exit code of the CYRUS_ID check was verified");
+      }
+    } finally {
+      await devLog?.stop();
+    }
+  });
+
+  test("\"-U30\" (option and value in one word): exit 64", async () => {
+    const m = await FakeMaster.start({ args: ["-C", conf, "-U30"] });
+    expect(await m.exitOf()).toBe(64);
+    expect(m.statuses()).toEqual([]);
+  });
+
+  test("an unknown option: exit 64", async () => {
+    const m = await FakeMaster.start({ args: ["-C", conf, "-Z"] });
+    expect(await m.exitOf()).toBe(64);
+    expect(m.statuses()).toEqual([]);
+  });
+
+  test("a bad imapd.conf: exit 78", async () => {
+    const bad = join(fx.dir, "bad.conf");
+    writeFileSync(bad, readFileSync(conf, "utf8") + "this line has no colon\n");
+    const m = await FakeMaster.start({ args: ["-C", bad] });
+    expect(await m.exitOf()).toBe(78);
+    expect(m.statuses()).toEqual([]);
+  });
+
+  test("a missing imapd.conf: exit 78", async () => {
+    const m = await FakeMaster.start({ args: ["-C", join(fx.dir, "no-such.conf")] });
+    expect(await m.exitOf()).toBe(78);
+  });
+
+  test("-D runs debug_command with argv[0], the pid and the service name", async () => {
+    const out = join(fx.dir, "debug-out");
+    const dconf = join(fx.dir, "debug.conf");
+    writeFileSync(dconf, readFileSync(conf, "utf8") + `debug_command: echo %s %d %s > ${out}\n`);
+    const m = await FakeMaster.start({ args: ["-C", dconf, "-D", "-U", "1"] });
+    const c = await PopClient.connect(m.port);
+    await quit(c);
+    expect(await m.exitOf()).toBe(0);
+    expect(readFileSync(out, "utf8")).toBe(`${BINARY} ${m.pid} pop3\n`);
+  });
+});
+
+describe("accept loop", () => {
+  test("preforked siblings: only one holds the accept lock <configdirectory>/socket/<service>-<id>.lock, one accept per connection", async () => {
+    const m = await FakeMaster.start({ args: ["-C", conf, "-U", "5"], children: 2 });
+    const [a, b] = m.pids as [number, number];
+    await m.waitFor(() => holdsPosixWriteLock(a) || holdsPosixWriteLock(b), "one sibling to take the accept lock");
+    expect(existsSync(join(fx.dir, "conf", "socket", "pop3-0.lock"))).toBe(true);
+    expect([holdsPosixWriteLock(a), holdsPosixWriteLock(b)].filter(Boolean)).toHaveLength(1);
+
+    const first = await PopClient.connect(m.port);
+    const firstPid = pidOfSessionId(await login(first));
+    const other = firstPid === a ? b : a;
+    expect([a, b]).toContain(firstPid);
+    expect(m.statuses(firstPid)).toEqual([UNAVAILABLE, CONNECTION]);
+    expect(m.statuses(other)).toEqual([]);
+
+    // the sibling takes over the accept loop while the first is busy
+    await m.waitUntilAccepting(other);
+    const second = await PopClient.connect(m.port);
+    expect(pidOfSessionId(await login(second))).toBe(other);
+    await quit(first);
+    await quit(second);
+    await m.waitFor(() => m.statuses(firstPid).length === 3 && m.statuses(other).length === 3, "AVAILABLE from both");
+    expect(m.statuses(firstPid)).toEqual([UNAVAILABLE, CONNECTION, AVAILABLE]);
+    expect(m.statuses(other)).toEqual([UNAVAILABLE, CONNECTION, AVAILABLE]);
+    expect(m.badStatuses()).toEqual([]);
+  });
+
+  test("the lock file is named after CYRUS_SERVICE and CYRUS_ID", async () => {
+    const m = await FakeMaster.start({ args: ["-C", conf, "-U", "5"], service: "pop3x", id: "7" });
+    await m.waitUntilAccepting();
+    expect(existsSync(join(fx.dir, "conf", "socket", "pop3x-7.lock"))).toBe(true);
+    m.signal("SIGHUP");
+    expect(await m.exitOf()).toBe(0);
+  });
+
+  test("replacing the executable file makes a waiting process exit 0 (\"process file has changed\")", async () => {
+    const copy = join(fx.dir, "pop3d-copy");
+    copyFileSync(BINARY, copy);
+    chmodSync(copy, 0o755);
+    const m = await FakeMaster.start({ args: ["-C", conf, "-U", "5"], binary: copy });
+    await m.waitUntilAccepting();
+    // install(1)-style replacement: a different file renamed over the old name
+    const replacement = join(fx.dir, "pop3d-new");
+    writeFileSync(replacement, "#!/bin/sh\nexit 0\n");
+    chmodSync(replacement, 0o755);
+    renameSync(replacement, copy);
+    expect(await m.exitOf()).toBe(0);
+    expect(m.statuses()).toEqual([]);
+    await syslog.waitForMessage("process file has changed", m.pid);
+  });
+
+  test("a new mtime on the executable also counts as a change", async () => {
+    const copy = join(fx.dir, "pop3d-copy2");
+    copyFileSync(BINARY, copy);
+    chmodSync(copy, 0o755);
+    const m = await FakeMaster.start({ args: ["-C", conf, "-U", "5"], binary: copy });
+    const c = await PopClient.connect(m.port);
+    await login(c);
+    await quit(c);
+    await m.waitForStatuses(3);
+    await m.waitUntilAccepting();
+    const later = new Date(Date.now() + 60_000);
+    utimesSync(copy, later, later);
+    expect(await m.exitOf()).toBe(0);
+    expect(m.statuses()).toEqual([UNAVAILABLE, CONNECTION, AVAILABLE]);
+  });
+});
