@@ -10,6 +10,7 @@ import { MaildirStore } from "../store/maildir/index.ts";
 import { settingsFromConfig, type SessionSettings } from "../pop3/settings.ts";
 import type { Log } from "../log/log.ts";
 import { LoginDelayStore } from "../store/login-delay.ts";
+import { CyrusStore, cyrusStoreOptions } from "../store/cyrus/index.ts";
 import { join } from "node:path";
 
 export interface Services {
@@ -25,7 +26,7 @@ export interface ServiceOptions {
 
 export function buildServices(cfg: Config, options: ServiceOptions, log: Log): Services {
   const settings = settingsFromConfig(cfg, options.externalSsf, options.starttlsAvailable ?? false);
-  let store = buildStore(cfg);
+  let store = buildStore(cfg, log);
   // Cyrus mailboxes keep pop3_last_login in their index; other stores get a small state file
   if (cfg.enumValue("pop3_mailstore") !== "cyrus" && settings.popMinPollSeconds > 0) {
     store = new LoginDelayStore(store, {
@@ -37,7 +38,7 @@ export function buildServices(cfg: Config, options: ServiceOptions, log: Log): S
   return { settings, store, passdb: passdbFromConfig(cfg, log) };
 }
 
-function buildStore(cfg: Config): MailStore {
+function buildStore(cfg: Config, log: Log): MailStore {
   const kind = cfg.enumValue("pop3_mailstore");
   switch (kind) {
     case "maildir":
@@ -49,7 +50,9 @@ function buildStore(cfg: Config): MailStore {
       } catch (error) {
         throw new ConfigError(`${cfg.file}: pop3_maildir_path: ${(error as Error).message}`, cfg.file, undefined, "pop3_maildir_path");
       }
+    case "cyrus":
+      return new CyrusStore({ ...cyrusStoreOptions(cfg), warn: (m) => log.warning(m) });
     default:
-      throw new ConfigError(`${cfg.file}: pop3_mailstore: "${kind}" is not available in this build (use maildir)`, cfg.file, undefined, "pop3_mailstore");
+      throw new ConfigError(`${cfg.file}: pop3_mailstore: "${kind}" is not available in this build`, cfg.file, undefined, "pop3_mailstore");
   }
 }

@@ -61,6 +61,9 @@ export class LoginDelayStore implements MailStore {
       get newUidl() {
         return drop.newUidl;
       },
+      get mayDelete() {
+        return drop.mayDelete;
+      },
       open: (index) => drop.open(index),
       close: () => drop.close(),
       async commit(request: CommitRequest): Promise<CommitResult> {

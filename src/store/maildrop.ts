@@ -42,6 +42,8 @@ export interface Maildrop {
   readonly messages: readonly MessageInfo[];
   /** Whether UIDLs use uidl_format (Cyrus POP3_NEW_UIDL) or the legacy bare uid (§5.3). */
   readonly newUidl: boolean;
+  /** False when popuseacl denies the `t` right (§5.10): DELE is refused. Absent means allowed. */
+  readonly mayDelete?: boolean;
   /** Throws StoreError (kind "perm") when the message is gone or unreadable. */
   open(index: number): MessageSource;
   /** UPDATE state (§5.5): remove `deleted` atomically. Never called for a dropped session. */

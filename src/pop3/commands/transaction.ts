@@ -99,7 +99,8 @@ const top: Handler = async (session, { argument }) => {
 
 const dele: Handler = (session, { argument }) => {
   if (argument === undefined) return session.send(R.missingArgument);
-  // §4.4: refused before the number is even parsed
+  // §4.4: refused before the number is even parsed, the ACL first
+  if (session.maildrop!.mayDelete === false) return session.send(R.permissionDenied);
   if (session.settings.readOnly) return session.send(R.readOnly);
   const index = messageIndex(session, argument);
   if (index === undefined) return;

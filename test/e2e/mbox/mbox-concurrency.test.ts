@@ -10,6 +10,7 @@ import { chmodSync, chownSync, existsSync, readFileSync, statSync, writeFileSync
 import { join } from "node:path";
 import { PopClient, ROOT, cleanupAll, collect, makeFixture, ownProcess, startServer, tempDir, waitFor, type Fixture } from "../../support/harness.ts";
 import { PYTHON, envelope, mboxEntry, message } from "../../unit/store/mbox/mbox-test-kit.ts";
+import { withMboxLock } from "../../../src/store/mbox/mbox-lock.ts";
 
 // A hang guard only; nothing here measures time.
 setDefaultTimeout(180_000);
@@ -87,9 +88,12 @@ interface SpoolState {
   appended: number[];
 }
 
-/** Splits the spool at its From_ lines and checks every piece is exactly a delivered entry. */
-function readSpool(path: string): SpoolState {
-  const file = readFileSync(path);
+/**
+ * Splits the spool at its From_ lines and checks every piece is exactly a delivered entry. Read
+ * under the MDA locks, so an append in progress is not mistaken for a damaged message.
+ */
+async function readSpool(path: string): Promise<SpoolState> {
+  const file = await withMboxLock(path, () => readFileSync(path));
   const state: SpoolState = { originals: [], appended: [] };
   for (let start = 0; start < file.length; ) {
     const next = file.indexOf("\n\nFrom ", start);
@@ -185,7 +189,7 @@ describe("mbox with a concurrent MDA", () => {
     const server = await startServer(fx);
     const appender = startAppender(path);
     await waitFor(() => appender.reported().length > 0, "the appender's first delivery");
-    let present = readSpool(path).originals;
+    let present = (await readSpool(path)).originals;
     const deleted: number[] = [];
     for (let round = 0; round < 6; round++) {
       // Two overlapping sessions of one server process, each deleting its own victims.
@@ -201,11 +205,11 @@ describe("mbox with a concurrent MDA", () => {
       expect(await b.cmd("QUIT")).toBe("+OK");
       await Promise.all([a.closed(), b.closed()]);
       deleted.push(...victimsA, ...victimsB);
-      present = readSpool(path).originals;
+      present = (await readSpool(path)).originals;
       expect(present).toEqual(Array.from({ length: 60 }, (_, i) => i + 1).filter((n) => !deleted.includes(n)));
     }
     const appended = await appender.stop();
-    const final = readSpool(path);
+    const final = await readSpool(path);
     expect(final.appended).toEqual(appended);
     expect(final.originals).toEqual(present);
     const c = await login(server.port);
@@ -220,7 +224,7 @@ describe("mbox and kill -9", () => {
     const path = writeSpool(300);
     const appender = startAppender(path);
     await waitFor(() => appender.reported().length > 0, "the appender's first delivery");
-    let present = readSpool(path).originals;
+    let present = (await readSpool(path)).originals;
     let windowMs = 0;
     const outcomes = { none: 0, all: 0 };
     for (let iteration = 0; iteration <= 20; iteration++) {
@@ -241,7 +245,7 @@ describe("mbox and kill -9", () => {
         server.proc.kill(9);
         await server.proc.exited;
       }
-      const state = readSpool(path);
+      const state = await readSpool(path);
       const removed = present.filter((n) => !state.originals.includes(n));
       expect(state.originals).toEqual(present.filter((n) => !removed.includes(n)));
       expect(removed.length === 0 || [...removed].sort().join() === [...victims].sort().join()).toBe(true);
@@ -251,7 +255,7 @@ describe("mbox and kill -9", () => {
       present = state.originals;
     }
     const appended = await appender.stop();
-    expect(readSpool(path).appended).toEqual(appended);
+    expect((await readSpool(path)).appended).toEqual(appended);
     expect(outcomes.none + outcomes.all).toBe(21);
     // The last killed server's dotlock is stale: a new server gets in.
     const server = await startServer(fx);

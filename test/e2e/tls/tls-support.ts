@@ -314,7 +314,8 @@ export class SClientSession {
     });
     ownProcess(proc);
     const session = new SClientSession(proc);
-    session.greeting = await session.readLine();
+    // with -starttls, s_client consumes the greeting and the STLS exchange itself
+    if (!args.includes("-starttls")) session.greeting = await session.readLine();
     return session;
   }
 
@@ -351,4 +352,42 @@ export class SClientSession {
     await this.proc.stdin.end();
     return exitStatus(this.proc);
   }
+}
+
+/**
+ * Sends raw chunks on a fresh TCP connection (optionally pausing between them, optionally
+ * half-closing after the last) and returns everything the server sent until it closed.
+ */
+export async function rawExchange(
+  port: number,
+  chunks: (string | Uint8Array)[],
+  opts: { host?: string; end?: boolean; pauseMs?: number } = {},
+): Promise<string> {
+  const received: Buffer[] = [];
+  let closed!: () => void;
+  const done = new Promise<void>((resolve) => (closed = resolve));
+  const socket = await Bun.connect({
+    hostname: opts.host ?? "127.0.0.1",
+    port,
+    allowHalfOpen: true,
+    socket: {
+      data: (_s, chunk) => void received.push(Buffer.from(chunk)),
+      close: () => closed(),
+      end: (s) => {
+        s.end();
+        closed();
+      },
+      error: () => closed(),
+    },
+  });
+  socket.setNoDelay(true);
+  for (let i = 0; i < chunks.length; i++) {
+    if (i > 0 && opts.pauseMs) await Bun.sleep(opts.pauseMs);
+    const chunk = chunks[i]!;
+    const bytes = typeof chunk === "string" ? Buffer.from(chunk, "latin1") : chunk;
+    if (socket.write(bytes) !== bytes.length) throw new Error("short write on a fresh connection");
+  }
+  if (opts.end) socket.end();
+  await done;
+  return Buffer.concat(received).toString("latin1");
 }

@@ -1,0 +1,131 @@
+/**
+ * maxlogins_per_user / maxlogins_per_host (§5.1 step 9) across preforked processes, counted from
+ * Cyrus-format proc files `<configdirectory>/proc/<pid>` (`service\tclienthost\tuserid\tmailbox\tcmd\n`),
+ * which exist while a process serves a session and vanish afterwards; entries of dead pids do not count.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { PopClient, cleanupAll, type Fixture } from "../../support/harness.ts";
+import { AVAILABLE, FakeMaster, login, masterFixture, pidOfSessionId, quit, serviceDir, setConfig, type SyslogReceiver } from "./support.ts";
+
+// A hang guard only; no assertion measures time.
+setDefaultTimeout(60_000);
+
+const ERR = 3;
+const LOCAL6 = 22;
+
+let fx: Fixture;
+let syslog: SyslogReceiver;
+let procDir: string;
+beforeAll(async () => {
+  ({ fx, syslog } = await masterFixture());
+  procDir = join(fx.dir, "conf", "proc");
+});
+afterEach(() => FakeMaster.stopAll());
+afterAll(async () => {
+  await syslog?.stop();
+  cleanupAll();
+});
+
+function limits(perHost: number, perUser: number): void {
+  setConfig(fx, { maxlogins_per_host: String(perHost), maxlogins_per_user: String(perUser) });
+}
+
+async function passReply(c: PopClient, user: string): Promise<string> {
+  expect(await c.cmd(`USER ${user}`)).toBe("+OK Name is a valid mailbox");
+  return c.cmd(`PASS ${user}-pw`);
+}
+
+describe("maxlogins_* (§5.1)", () => {
+  test("maxlogins_per_user: 1 — a second concurrent alice is refused, others are not; freed after QUIT", async () => {
+    limits(0, 1);
+    const m = await FakeMaster.start({ args: ["-C", fx.confPath, "-U", "5"], children: 3 });
+    const first = await PopClient.connect(m.port);
+    await login(first);
+
+    const second = await PopClient.connect(m.port);
+    expect(await passReply(second, "alice")).toBe("-ERR Too many open connections (1 of 1 for alice)");
+    // still in AUTHORIZATION: another user may log in on the same connection
+    expect(await passReply(second, "bob")).toMatch(/^\+OK Mailbox locked and ready/);
+    const line = await syslog.waitForMessage("Too many open connections (1 of 1 for alice)");
+    expect(line.pri).toBe(LOCAL6 * 8 + ERR);
+
+    await quit(first);
+    const third = await PopClient.connect(m.port);
+    await login(third);
+    await quit(third);
+    await quit(second);
+  });
+
+  test("maxlogins_per_host: 2 — the third login from 127.0.0.1 is refused", async () => {
+    limits(2, 0);
+    const m = await FakeMaster.start({ args: ["-C", fx.confPath, "-U", "5"], children: 3 });
+    const a = await PopClient.connect(m.port);
+    await login(a, "alice");
+    const b = await PopClient.connect(m.port);
+    await login(b, "bob");
+    const c = await PopClient.connect(m.port);
+    expect(await passReply(c, "alice")).toBe("-ERR Too many open connections (2 of 2 from [127.0.0.1])");
+    await quit(a);
+    await quit(b);
+    await quit(c);
+  });
+
+  test("both limits set: both parts, host first, separated by \", \"", async () => {
+    limits(5, 1);
+    const m = await FakeMaster.start({ args: ["-C", fx.confPath, "-U", "5"], children: 2 });
+    const a = await PopClient.connect(m.port);
+    await login(a);
+    const b = await PopClient.connect(m.port);
+    expect(await passReply(b, "alice")).toBe("-ERR Too many open connections (1 of 5 from [127.0.0.1], 1 of 1 for alice)");
+    await quit(a);
+    await quit(b);
+  });
+
+  test("a proc file of a live pid counts (another program's entry); one of a dead pid does not", async () => {
+    limits(0, 1);
+    serviceDir(fx, procDir);
+    const entry = "pop3\t[127.0.0.1]\talice\talice\t\n";
+    const live = join(procDir, String(process.pid));
+    writeFileSync(live, entry);
+    const m = await FakeMaster.start({ args: ["-C", fx.confPath, "-U", "5"] });
+    const c = await PopClient.connect(m.port);
+    expect(await passReply(c, "alice")).toBe("-ERR Too many open connections (1 of 1 for alice)");
+
+    rmSync(live);
+    const dead = Bun.spawnSync(["true"]).pid;
+    expect(existsSync(`/proc/${dead}`)).toBe(false);
+    writeFileSync(join(procDir, String(dead)), entry);
+    expect(await passReply(c, "alice")).toMatch(/^\+OK Mailbox locked and ready/);
+    await quit(c);
+  });
+});
+
+describe("proc files (Cyrus lib/proc.c format)", () => {
+  test("<configdirectory>/proc/<pid> follows the session: host, then user after USER, mailbox after login; gone after QUIT", async () => {
+    limits(0, 0);
+    const m = await FakeMaster.start({ args: ["-C", fx.confPath, "-U", "5"] });
+    const file = join(procDir, String(m.pid));
+    const c = await PopClient.connect(m.port);
+    expect(readFileSync(file, "latin1")).toBe("pop3\t[127.0.0.1]\t\t\t\n");
+    expect(await c.cmd("USER alice")).toBe("+OK Name is a valid mailbox");
+    expect(readFileSync(file, "latin1")).toBe("pop3\t[127.0.0.1]\talice\t\t\n");
+    expect(pidOfSessionId((/SESSIONID=<([^>]+)>/.exec(await c.cmd("PASS alice-pw")) ?? [])[1] ?? "")).toBe(m.pid);
+    expect(readFileSync(file, "latin1")).toMatch(/^pop3\t\[127\.0\.0\.1\]\talice\t[^\t\n]+\t[^\t\n]*\n$/);
+    await quit(c);
+    await m.waitFor(() => m.statuses().includes(AVAILABLE), "AVAILABLE");
+    expect(existsSync(file)).toBe(false);
+  });
+
+  test("the proc file carries CYRUS_SERVICE and is removed when the client just hangs up", async () => {
+    const m = await FakeMaster.start({ args: ["-C", fx.confPath, "-U", "5"], service: "pop3s" });
+    const file = join(procDir, String(m.pid));
+    const c = await PopClient.connect(m.port);
+    await login(c);
+    expect(readFileSync(file, "latin1")).toMatch(/^pop3s\t\[127\.0\.0\.1\]\talice\t/);
+    c.close();
+    expect(await m.exitOf()).toBe(0);
+    expect(existsSync(file)).toBe(false);
+  });
+});
