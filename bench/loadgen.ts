@@ -47,6 +47,11 @@ export interface LoadResult {
   serverCpu?: number;
   /** CPU used by everything else on the machine meanwhile (other work skews the figures). */
   otherCpu?: number;
+  /**
+   * Sessions per minute of server CPU time: what the rate would be with one core wholly given
+   * to the server. Steadier than the wall-clock rate when other work shares the machine.
+   */
+  sessionsPerServerCpuMinute?: number;
 }
 
 interface SessionOutcome {
@@ -129,6 +134,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     clientCpu,
     serverCpu,
     otherCpu: serverCpu === undefined ? undefined : Math.max(0, systemBusy - clientCpu - serverCpu),
+    sessionsPerServerCpuMinute: serverCpu ? ((sessions / elapsedSeconds) * 60) / serverCpu : undefined,
   };
 }
 
@@ -140,7 +146,8 @@ export function describeLoad(r: LoadResult): string {
       `session latency p50 ${r.latencyMs.p50.toFixed(1)} ms, p90 ${r.latencyMs.p90.toFixed(1)} ms, p99 ${r.latencyMs.p99.toFixed(1)} ms`,
     `  CPU: client ${(r.clientCpu * 100).toFixed(0)}%` +
       (r.serverCpu === undefined ? "" : `, server ${(r.serverCpu * 100).toFixed(0)}%`) +
-      (r.otherCpu === undefined ? "" : `, other processes ${(r.otherCpu * 100).toFixed(0)}%`),
+      (r.otherCpu === undefined ? "" : `, other processes ${(r.otherCpu * 100).toFixed(0)}%`) +
+      (r.sessionsPerServerCpuMinute === undefined ? "" : `; ${Math.round(r.sessionsPerServerCpuMinute)} sessions per server CPU-minute`),
   ];
   for (const e of r.errorSamples) lines.push(`  error: ${e}`);
   return lines.join("\n");

@@ -3,7 +3,7 @@
  * bytes. Server RSS is sampled during each transfer so memory growth with message size shows.
  */
 import { PopWire } from "../pop3-wire.ts";
-import { procStatusKb, sampleRss } from "../server.ts";
+import { cpuSeconds, procStatusKb, sampleRss } from "../server.ts";
 import type { Credentials } from "../loadgen.ts";
 
 export interface LargeRetrResult {
@@ -14,6 +14,8 @@ export interface LargeRetrResult {
   bytesAsExpected: boolean;
   rssBeforeKb: number;
   rssPeakKb: number;
+  /** Wire MB per second of server CPU time over all timed runs (steadier on a shared machine). */
+  mbPerServerCpuSecond: number;
 }
 
 export async function measureLargeRetr(
@@ -33,6 +35,7 @@ export async function measureLargeRetr(
   let rssPeakKb = rssBeforeKb;
   let bytesAsExpected = true;
   const runs: LargeRetrResult["runs"] = [];
+  const cpuBefore = cpuSeconds(serverPid);
   for (let r = 0; r < repeats; r++) {
     const sampler = sampleRss(serverPid);
     const t0 = performance.now();
@@ -42,6 +45,7 @@ export async function measureLargeRetr(
     if (bytes !== expectedWireBytes) bytesAsExpected = false;
     runs.push({ seconds, wireBytes: bytes, mbps: bytes / 1e6 / seconds });
   }
+  const serverCpu = cpuSeconds(serverPid) - cpuBefore;
   await wire.command("QUIT");
   wire.close();
   const rates = runs.map((r) => r.mbps).sort((a, b) => a - b);
@@ -52,5 +56,6 @@ export async function measureLargeRetr(
     bytesAsExpected,
     rssBeforeKb,
     rssPeakKb,
+    mbPerServerCpuSecond: runs.reduce((sum, r) => sum + r.wireBytes, 0) / 1e6 / serverCpu,
   };
 }

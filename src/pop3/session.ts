@@ -16,7 +16,7 @@ import { MAX_COMMAND_LINE, MAX_PENDING_INPUT } from "../limits.ts";
 import { makeApopChallenge } from "../auth/apop.ts";
 import { AUTHORIZATION_COMMANDS } from "./commands/authorization.ts";
 import { TRANSACTION_COMMANDS } from "./commands/transaction.ts";
-import { capabilityLines } from "./commands/capa.ts";
+import { ANY_STATE_COMMANDS } from "./commands/any-state.ts";
 import { newSessionId } from "./session-id.ts";
 import { IMPLEMENTATION } from "../version.ts";
 import { checkShutdownFiles } from "./shutdown-file.ts";
@@ -319,13 +319,8 @@ export class Session {
       return;
     }
     const { keyword } = command;
-    if (keyword === "quit") return this.quit(command);
-    if (keyword === "capa") {
-      if (command.argument !== undefined) this.send(R.extraArgument);
-      else for (const line of capabilityLines(this)) this.send(line);
-      this.flush();
-      return;
-    }
+    const anyState = ANY_STATE_COMMANDS.get(keyword);
+    if (anyState) return anyState(this, command);
     const table = this.state === "authorization" ? AUTHORIZATION_COMMANDS : TRANSACTION_COMMANDS;
     const handler = table.get(keyword);
     if (!handler) {
@@ -333,30 +328,5 @@ export class Session {
       return;
     }
     await handler(this, command);
-  }
-
-  /** QUIT (§5.5): UPDATE state when logged in; the reply is "+OK" whatever the commit did. */
-  private async quit(command: Command): Promise<void> {
-    if (command.argument !== undefined) {
-      this.send(R.extraArgument);
-      return;
-    }
-    const drop = this.maildrop;
-    if (drop && this.state === "transaction") {
-      const deleted: number[] = [];
-      const retrieved: number[] = [];
-      for (let i = 0; i < this.deleted.length; i++) {
-        if (this.deleted[i]) deleted.push(i);
-        else if (this.retrieved[i]) retrieved.push(i);
-      }
-      try {
-        const result = await drop.commit({ deleted, retrieved });
-        if (result.expunged > 0) this.log.notice(`Expunged ${result.expunged} messages from ${result.mailboxName}`);
-      } catch (error) {
-        this.log.err(`commit failed for ${this.userid}: ${(error as Error).message}`);
-      }
-    }
-    this.send(R.ok);
-    this.finish("quit");
   }
 }

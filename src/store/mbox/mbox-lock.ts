@@ -30,6 +30,8 @@ export interface MboxLock {
   readonly fd: number | undefined;
   /** Refresh the dotlock's mtime during long work, so no one judges it stale. */
   keepAlive(): void;
+  /** Whether our dotlock is still in place (no one broke it as stale). */
+  stillHeld(): boolean;
 }
 
 export function dotlockPath(mboxPath: string): string {
@@ -107,37 +109,66 @@ function readableText(path: string): string {
 }
 
 /**
- * Stale: older than DOTLOCK_STALE_MS, or naming a process that no longer exists (which assumes the
- * spool is local; an empty lock file, as some programs write, is judged by age alone).
+ * Which lock file was looked at. Inode numbers are reused at once after an unlink, so a lock
+ * someone else just created in place of a stale one can have the stale one's inode; its change
+ * time and contents tell them apart.
  */
-function dotlockIsStale(lockPath: string, nowMs: number): { stale: boolean; ino?: bigint } {
+interface LockFileIdentity {
+  readonly ino: bigint;
+  readonly ctimeNs: bigint;
+  readonly text: string;
+}
+
+function lockFileIdentity(lockPath: string): LockFileIdentity {
+  const st = lstatSync(lockPath, { bigint: true });
+  return { ino: st.ino, ctimeNs: st.ctimeNs, text: readableText(lockPath) };
+}
+
+function sameLockFile(a: LockFileIdentity, b: LockFileIdentity): boolean {
+  return a.ino === b.ino && a.ctimeNs === b.ctimeNs && a.text === b.text;
+}
+
+/**
+ * Stale: older than DOTLOCK_STALE_MS, or naming a process that no longer exists (which assumes the
+ * spool is local; an empty lock file, as some programs write, is judged by age alone). Returns the
+ * identity of a stale lock, undefined for a live one, null when it vanished meanwhile.
+ */
+function staleDotlock(lockPath: string, nowMs: number): LockFileIdentity | undefined | null {
   try {
-    const st = lstatSync(lockPath, { bigint: true });
-    if (nowMs - Number(st.mtimeMs) > DOTLOCK_STALE_MS) return { stale: true, ino: st.ino };
-    const pid = /^\s*(\d{1,10})\s*$/.exec(readableText(lockPath))?.[1];
-    return { stale: pid !== undefined && Number(pid) > 0 && processIsGone(Number(pid)), ino: st.ino };
+    const seen = lockFileIdentity(lockPath);
+    const mtimeMs = Number(lstatSync(lockPath, { bigint: true }).mtimeMs);
+    if (nowMs - mtimeMs > DOTLOCK_STALE_MS) return seen;
+    const pid = /^\s*(\d{1,10})\s*$/.exec(seen.text)?.[1];
+    return pid !== undefined && Number(pid) > 0 && processIsGone(Number(pid)) ? seen : undefined;
   } catch (error) {
-    if (isNotFound(error)) return { stale: true };
+    if (isNotFound(error)) return null;
     throw error;
   }
 }
 
 /** Remove the lock file only if it is still the one we looked at (another holder may have replaced it). */
-function unlinkIfSame(lockPath: string, ino: bigint | undefined): void {
+function unlinkIfSame(lockPath: string, seen: LockFileIdentity): void {
   try {
-    if (ino !== undefined && lstatSync(lockPath, { bigint: true }).ino !== ino) return;
-    unlinkSync(lockPath);
+    if (sameLockFile(lockFileIdentity(lockPath), seen)) unlinkSync(lockPath);
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+  }
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
   } catch (error) {
     if (!isNotFound(error)) throw error;
   }
 }
 
 /**
- * The inode of our new dotlock, or undefined when someone else holds it. The lock file appears
+ * The identity of our new dotlock, or undefined when someone else holds it. The lock file appears
  * with our pid already in it (written to a private name, then linked into place, as liblockfile
  * does), so a crash can never leave an empty lock that only ageing would clear.
  */
-function tryDotlock(lockPath: string): bigint | undefined {
+function tryDotlock(lockPath: string): LockFileIdentity | undefined {
   const privateName = `${lockPath}.${hostname()}.${process.pid}`;
   const fd = createExclusive(privateName, DOTLOCK_MODE);
   try {
@@ -149,18 +180,21 @@ function tryDotlock(lockPath: string): bigint | undefined {
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         linkSync(privateName, lockPath);
-        return lstatSync(lockPath, { bigint: true }).ino;
       } catch (error) {
         if (errorCode(error) !== "EEXIST") throw error;
-        const { stale, ino } = dotlockIsStale(lockPath, Date.now());
-        if (!stale) return undefined;
-        // Without an inode the lock vanished by itself: just try again.
-        if (ino !== undefined) unlinkIfSame(lockPath, ino);
+        const stale = staleDotlock(lockPath, Date.now());
+        if (stale === undefined) return undefined;
+        // null: the lock vanished by itself; just try again.
+        if (stale !== null) unlinkIfSame(lockPath, stale);
+        continue;
       }
+      // Taken after the private name is gone: that unlink changes the inode's ctime.
+      unlinkQuietly(privateName);
+      return lockFileIdentity(lockPath);
     }
     return undefined;
   } finally {
-    unlinkIfSame(privateName, undefined);
+    unlinkQuietly(privateName);
   }
 }
 
@@ -226,7 +260,8 @@ export async function withMboxLock<T>(path: string, fn: (lock: MboxLock) => T | 
   }
 }
 
-async function runLocked<T>(lockPath: string, dotlock: bigint, fd: number | undefined, fn: (lock: MboxLock) => T | Promise<T>): Promise<T> {
+async function runLocked<T>(lockPath: string, taken: LockFileIdentity, fd: number | undefined, fn: (lock: MboxLock) => T | Promise<T>): Promise<T> {
+  let dotlock = taken;
   let touched = Date.now();
   const lock: MboxLock = {
     fd,
@@ -236,8 +271,18 @@ async function runLocked<T>(lockPath: string, dotlock: bigint, fd: number | unde
       touched = now;
       try {
         utimesSync(lockPath, now / 1000, now / 1000);
+        // Touching changes the ctime our release compares.
+        dotlock = lockFileIdentity(lockPath);
       } catch {
         // A vanished dotlock is noticed by whoever judges it; nothing to do here.
+      }
+    },
+    stillHeld() {
+      try {
+        return sameLockFile(lockFileIdentity(lockPath), dotlock);
+      } catch (error) {
+        if (isNotFound(error)) return false;
+        throw error;
       }
     },
   };

@@ -34,7 +34,7 @@ export interface ScannedMessage {
   readonly contentEnd: number;
   /** Octets RETR sends before dot-stuffing. */
   readonly wireSize: number;
-  /** Body size (CRLF-counted, before unquoting): part of the identity, unaffected by header edits. */
+  /** Body size as sent (CRLF-counted, before unquoting): part of the identity, unaffected by header edits. */
   readonly bodySize: number;
   /** crc32 of the From_ line, to check that a message is still where the index says. */
   readonly fromCrc: number;
@@ -196,7 +196,7 @@ export class MboxParser implements LineSink {
       contentStart: cur.contentStart,
       contentEnd,
       wireSize: cur.rawWire - (unquote ? cur.quoted : 0) + unterminated,
-      bodySize: cur.rawWire - headerWire,
+      bodySize: cur.rawWire - headerWire + unterminated,
       fromCrc: cur.fromCrc,
       key: identity.key,
       xUidl: identity.xUidl,

@@ -175,6 +175,8 @@ export async function rewriteMbox(path: string, lock: MboxLock, index: MboxIndex
     }
     fsyncSync(temp);
     const file = fileState(temp);
+    // A delivery that got the dotlock meanwhile (someone broke ours) may have the old file open.
+    if (!lock.stillHeld()) throw changedByOthers(path, `the dotlock ${path}.lock was taken from us`);
     renameSync(tempPath, path);
     renamed = true;
     fsyncDirectory(dirname(path));

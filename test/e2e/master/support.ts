@@ -17,6 +17,8 @@ export const CONNECTION = 3;
 
 /** Hang guard for waits in these tests; no assertion depends on it. */
 const WAIT_LIMIT_MS = 30_000;
+/** For a datagram sent by a process that has already exited: it is in the socket buffer by now. */
+export const ALREADY_SENT_MS = 5_000;
 
 // ---- lines from a child's stdout ---------------------------------------------------------------
 
@@ -257,9 +259,14 @@ export class SyslogReceiver {
       .map((l) => l.message);
   }
 
-  async waitFor(match: (l: SyslogLine) => boolean, what: string): Promise<SyslogLine> {
+  /** `limitMs` only turns a missing line into a failure sooner (use a short one for a process that already exited). */
+  async waitFor(match: (l: SyslogLine) => boolean, what: string, limitMs = WAIT_LIMIT_MS): Promise<SyslogLine> {
     let found: SyslogLine | undefined;
-    await waitFor(() => (found = this.lines().find(match)) !== undefined, `syslog line: ${what}; got:\n${this.datagrams.join("\n")}`, WAIT_LIMIT_MS);
+    try {
+      await waitFor(() => (found = this.lines().find(match)) !== undefined, `syslog line: ${what}`, limitMs);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}; received:\n${this.datagrams.join("\n")}`);
+    }
     return found!;
   }
 

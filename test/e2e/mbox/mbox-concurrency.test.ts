@@ -15,37 +15,65 @@ import { withMboxLock } from "../../../src/store/mbox/mbox-lock.ts";
 // A hang guard only; nothing here measures time.
 setDefaultTimeout(180_000);
 
+/**
+ * A careful MDA: dotlock first (breaking a stale one only if it is still the file it judged), then
+ * the mbox opened and fcntl-locked, and reopened if it was replaced meanwhile (as dovecot-lda does).
+ */
 const APPENDER = `
 import fcntl, os, random, sys, time
 path, stop = sys.argv[1], sys.argv[2]
 lock = path + ".lock"
 STALE_SECONDS = 300
 
+def identity(name):
+    st = os.lstat(name)
+    with open(name, "rb") as f:
+        return (st.st_ino, st.st_ctime_ns, f.read())
+
+def stale(seen):
+    text = seen[2].strip()
+    pid = int(text) if text.isdigit() else 0
+    if time.time() - os.lstat(lock).st_mtime > STALE_SECONDS:
+        return True
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass
+    return False
+
 def dotlock():
-    while True:
-        try:
-            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            os.write(fd, b"%d\\n" % os.getpid())
-            os.close(fd)
-            return
-        except FileExistsError:
+    mine = "%s.%d" % (lock, os.getpid())
+    with open(mine, "wb") as f:
+        f.write(b"%d\\n" % os.getpid())
+    try:
+        while True:
             try:
-                text = open(lock).read().strip()
-                pid = int(text) if text.isdigit() else 0
-                stale = time.time() - os.stat(lock).st_mtime > STALE_SECONDS
-                if pid > 0 and not stale:
-                    try:
-                        os.kill(pid, 0)
-                    except ProcessLookupError:
-                        stale = True
-                    except PermissionError:
-                        pass
-                if stale:
-                    os.unlink(lock)
+                os.link(mine, lock)
+                return
+            except FileExistsError:
+                try:
+                    seen = identity(lock)
+                    if stale(seen):
+                        if identity(lock) == seen:
+                            os.unlink(lock)
+                        continue
+                except FileNotFoundError:
                     continue
-            except (FileNotFoundError, ValueError):
-                continue
-            time.sleep(0.002)
+                time.sleep(0.002)
+    finally:
+        os.unlink(mine)
+
+def open_locked():
+    while True:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        fcntl.lockf(fd, fcntl.LOCK_EX)
+        if os.fstat(fd).st_ino == os.stat(path).st_ino:
+            return fd
+        os.close(fd)
 
 n = 0
 while not os.path.exists(stop):
@@ -54,11 +82,9 @@ while not os.path.exists(stop):
              "From: Appender <a@example.org>\\nSubject: appended %d\\nMessage-ID: <append-%d@example.org>\\n\\n"
              "body of appended %d\\n>From a quoted line\\n\\n" % (n, n, n)).encode()
     dotlock()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
-    fcntl.lockf(fd, fcntl.LOCK_EX)
+    fd = open_locked()
     os.write(fd, entry)
     os.fsync(fd)
-    fcntl.lockf(fd, fcntl.LOCK_UN)
     os.close(fd)
     os.unlink(lock)
     print("appended %d" % n, flush=True)

@@ -2,7 +2,7 @@
 """Stands in for Cyrus master(8): a listening socket on fd 4, a status pipe on fd 3,
 CYRUS_SERVICE/CYRUS_ID in the environment, then the service binary.
 
-Usage: fake_master.py BINARY [ARGS...]
+Usage: [SERVICE_NAME=pop3s] fake_master.py BINARY [ARGS...]
 Prints "port N" once the socket listens on 127.0.0.1, then, when the service exits, one JSON line
 {"exit": code, "status": [message codes the service sent]}.
 """
@@ -30,7 +30,8 @@ def main():
         os.close(100)
         os.close(101)
 
-    env = dict(os.environ, CYRUS_SERVICE="pop3", CYRUS_ID="1")
+    env = dict(os.environ, CYRUS_SERVICE=os.environ.get("SERVICE_NAME", "pop3"), CYRUS_ID="1")
+    env.pop("SERVICE_NAME", None)
     child = subprocess.Popen(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                              preexec_fn=hand_over, close_fds=False, env=env)
     os.close(status_w)

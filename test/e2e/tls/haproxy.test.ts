@@ -58,7 +58,7 @@ describe("standalone --listen-proxy", () => {
   let server: Standalone;
   let proxyPort: number;
   beforeAll(async () => {
-    fx = makeFixture({ config: tlsConfig(pki) });
+    fx = makeFixture({ config: tlsConfig(pki, { allowstarttls: "yes" }) });
     server = await startStandalone(fx, ["--listen", "127.0.0.1:0", "--listen-proxy", "127.0.0.1:0"]);
     proxyPort = server.port({ proxy: true });
   });
@@ -81,6 +81,22 @@ describe("standalone --listen-proxy", () => {
       haproxy.stop();
     });
   }
+
+  test("STLS behind haproxy: the upgrade works after the header, the login line has the client's address", async () => {
+    const haproxy = await startHaproxy([{ bind: "127.0.0.1", target: proxyPort, proxy: "v2" }]);
+    const mark = server.stderr().length;
+    const r = await popTls({
+      port: haproxy.ports[0]!,
+      source: CLIENT,
+      tls: { ca: pki.caCert },
+      steps: [{ cmd: "STLS" }, { starttls: true }, ...LOGIN_STEPS],
+    });
+    expect(r.error).toBeNull();
+    expect(r.events[0]!.status).toBe("+OK Begin TLS negotiation now");
+    expect(r.events[3]!.status).toMatch(/^\+OK Mailbox locked and ready/);
+    await logged(server, /login: \[127\.0\.0\.2\] alice plaintext\+TLS User logged in/, mark);
+    haproxy.stop();
+  });
 
   test("a direct connection sending a command instead of a header: the -ERR line, then closed, no greeting", async () => {
     const got = await rawExchange(proxyPort, ["CAPA\r\n"]);
@@ -156,6 +172,14 @@ describe("standalone trusted networks", () => {
     expect(viaHaproxy.greeting).toBeNull();
     await logged(server, /untrusted/);
     haproxy.stop();
+  });
+
+  test("the default (127.0.0.0/8 ::1) trusts a proxy connecting over IPv6 loopback", async () => {
+    const fx = makeFixture();
+    const server = await startStandalone(fx, ["--listen-proxy", "[::1]:0"]);
+    expect(server.listeners[0]!.host).toBe("[::1]");
+    const got = await rawExchange(server.port({ proxy: true }), ["PROXY TCP4 192.0.2.7 127.0.0.1 5555 110\r\nQUIT\r\n"], { host: "::1" });
+    expect(got).toMatch(/^\+OK pop\.test pop3d \S+ server ready <[^>]+>\r\n\+OK\r\n$/);
   });
 
   test("the default (127.0.0.0/8 ::1) trusts a local haproxy", async () => {

@@ -21,6 +21,9 @@ export interface Pki {
   /** CN "mallory", self-signed: no CA the server knows vouches for it. */
   strangerCert: string;
   strangerKey: string;
+  /** A server certificate issued by an intermediate CA, and the file with it followed by the intermediate. */
+  chainedKey: string;
+  fullChain: string;
 }
 
 const DAYS = "30";
@@ -53,6 +56,12 @@ export function makePki(owner = process.getuid?.() === 0 ? "nobody" : undefined)
   leaf(dir, "renewed", "/CN=pop.test", serverExt);
   leaf(dir, "client", "/CN=alice", "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n");
   openssl(["req", "-x509", ...EC_KEY, "-keyout", "stranger.key", "-out", "stranger.pem", "-days", DAYS, "-subj", "/CN=mallory"], dir);
+  leaf(dir, "intermediate", "/CN=pop3d Test Intermediate", "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n");
+  openssl(["req", ...EC_KEY, "-keyout", "chained.key", "-out", "chained.csr", "-subj", "/CN=pop.test"], dir);
+  writeFileSync(join(dir, "chained.ext"), serverExt);
+  openssl(["x509", "-req", "-in", "chained.csr", "-CA", "intermediate.pem", "-CAkey", "intermediate.key", "-CAcreateserial", "-days", DAYS,
+    "-out", "chained.pem", "-extfile", "chained.ext"], dir);
+  writeFileSync(join(dir, "fullchain.pem"), readFileSync(join(dir, "chained.pem"), "utf8") + readFileSync(join(dir, "intermediate.pem"), "utf8"));
   for (const f of readdirSync(dir)) if (f.endsWith(".key")) chmodSync(join(dir, f), 0o600);
   if (owner) handTo(dir, owner);
   return {
@@ -66,6 +75,8 @@ export function makePki(owner = process.getuid?.() === 0 ? "nobody" : undefined)
     clientKey: join(dir, "client.key"),
     strangerCert: join(dir, "stranger.pem"),
     strangerKey: join(dir, "stranger.key"),
+    chainedKey: join(dir, "chained.key"),
+    fullChain: join(dir, "fullchain.pem"),
   };
 }
 

@@ -23,7 +23,7 @@ import {
 } from "../../support/harness.ts";
 import { closeFd, socketPair } from "../../support/socketpair.ts";
 import { fingerprint, makePki, tlsConfig, type Pki } from "./pki.ts";
-import { GREETING, POPLIB_TLS, capaNames, logged, popTls, sClient, saslMechanisms, startStandalone, type Standalone } from "./tls-support.ts";
+import { GREETING, POPLIB_TLS, capaNames, logged, popTls, sClient, saslMechanisms, startStandalone, underFakeMaster, type Standalone } from "./tls-support.ts";
 
 // A hang guard only; nothing here measures time.
 setDefaultTimeout(60_000);
@@ -369,5 +369,78 @@ describe("start-up without a usable certificate: exit 78 (EX_CONFIG)", () => {
     const r = await startupExit(["--listen-tls", "127.0.0.1:0"], tlsConfig(pki, { tls_server_cert: join(pki.dir, "missing.pem") }));
     expect(r.code).toBe(78);
     expect(r.stderr).toContain("tls_server_cert");
+  });
+});
+
+describe("more tls_* options and pop3s details", () => {
+  test("-s with --listen makes that listener pop3s", async () => {
+    const f = makeFixture({ config: tlsConfig(pki) });
+    const s = await startStandalone(f, ["-s", "--listen", "127.0.0.1:0"]);
+    expect(s.listeners).toEqual([{ host: "127.0.0.1", port: expect.any(Number), tls: true, proxy: false }]);
+    const r = await popTls({ port: s.listeners[0]!.port, implicit: true, tls: { ca: pki.caCert }, steps: [{ cmd: "QUIT" }] });
+    expect(r.greeting).toMatch(GREETING);
+  });
+
+  test("pop3s clears tls_required (§7): APOP challenge in the greeting, SASL and USER in CAPA", async () => {
+    const f = makeFixture({ config: tlsConfig(pki, { tls_required: "yes", allowplaintext: "no" }) });
+    const s = await startStandalone(f, ["--listen-tls", "127.0.0.1:0"]);
+    const r = await popTls({ port: s.port({ tls: true }), implicit: true, tls: { ca: pki.caCert }, steps: [{ cmd: "CAPA", multi: true }, { cmd: "USER alice" }, { cmd: "PASS alice-pw" }] });
+    expect(r.error).toBeNull();
+    expect(r.greeting).toMatch(GREETING);
+    expect(saslMechanisms(r.events[0]!.lines)).toContain("PLAIN");
+    expect(capaNames(r.events[0]!.lines)).toContain("USER");
+    expect(r.events[2]!.status).toMatch(/^\+OK Mailbox locked and ready/);
+  });
+
+  test("a full chain in tls_server_cert is sent: a client trusting only the root verifies it", async () => {
+    const f = makeFixture({ config: { tls_server_cert: pki.fullChain, tls_server_key: pki.chainedKey } });
+    const s = await startStandalone(f, ["--listen-tls", "127.0.0.1:0"]);
+    const r = await sClient(["-connect", `127.0.0.1:${s.port({ tls: true })}`, "-CAfile", pki.caCert, "-verify_return_error", "-showcerts"], "QUIT\r\n");
+    expect(r.out).toContain("Verify return code: 0 (ok)");
+    expect(r.out).toContain("CN = pop3d Test Intermediate");
+  });
+
+  test("tls_ciphers restricts the TLS 1.2 ciphers", async () => {
+    const f = makeFixture({ config: tlsConfig(pki, { tls_ciphers: "ECDHE-ECDSA-AES128-GCM-SHA256" }) });
+    const s = await startStandalone(f, ["--listen-tls", "127.0.0.1:0"]);
+    const port = s.port({ tls: true });
+    const ok = await popTls({ port, implicit: true, tls: { ca: pki.caCert, max: "TLSv1_2" }, steps: [{ cmd: "QUIT" }] });
+    expect(ok.error).toBeNull();
+    expect(ok.tls!.cipher).toBe("ECDHE-ECDSA-AES128-GCM-SHA256");
+    const refused = await popTls({ port, implicit: true, tls: { ca: pki.caCert, max: "TLSv1_2", ciphers: "ECDHE-ECDSA-AES256-GCM-SHA384" } });
+    expect(refused.error).toMatch(/SSL/);
+  });
+
+  test("tls_prefer_server_ciphers: the server's order wins over the client's", async () => {
+    const order = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384";
+    const clientOrder = "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256";
+    const negotiated = async (prefer: string) => {
+      const f = makeFixture({ config: tlsConfig(pki, { tls_ciphers: order, tls_prefer_server_ciphers: prefer }) });
+      const s = await startStandalone(f, ["--listen-tls", "127.0.0.1:0"]);
+      const r = await popTls({ port: s.port({ tls: true }), implicit: true, tls: { ca: pki.caCert, max: "TLSv1_2", ciphers: clientOrder }, steps: [{ cmd: "QUIT" }] });
+      expect(r.error).toBeNull();
+      return r.tls!.cipher;
+    };
+    expect(await negotiated("yes")).toBe("ECDHE-ECDSA-AES128-GCM-SHA256");
+    expect(await negotiated("no")).toBe("ECDHE-ECDSA-AES256-GCM-SHA384");
+  });
+
+  test("tls_eccurve other than the default: a warning that names the option, TLS still works", async () => {
+    const f = makeFixture({ config: tlsConfig(pki, { tls_eccurve: "secp384r1" }) });
+    const s = await startStandalone(f, ["--listen-tls", "127.0.0.1:0"]);
+    await logged(s, /warning\s+tls_eccurve/);
+    const r = await popTls({ port: s.port({ tls: true }), implicit: true, tls: { ca: pki.caCert }, steps: [{ cmd: "QUIT" }] });
+    expect(r.greeting).toMatch(GREETING);
+  });
+
+  test("service-prefixed options: CYRUS_SERVICE=pop3s uses pop3s_tls_server_cert over tls_server_cert", async () => {
+    const f = makeFixture({
+      config: tlsConfig(pki, { pop3s_tls_server_cert: pki.renewedCert, pop3s_tls_server_key: pki.renewedKey }),
+    });
+    const server = await underFakeMaster(f, ["-U", "1", "-s"], "pop3s");
+    const r = await popTls({ port: server.port, implicit: true, tls: { ca: pki.caCert }, steps: [{ cmd: "QUIT" }] });
+    expect(r.error).toBeNull();
+    expect(r.tls!.peer_sha256).toBe(fingerprint(pki.renewedCert));
+    expect(await server.exited).toBe(0);
   });
 });

@@ -4,6 +4,7 @@
  * injection), a failed handshake, tls_required, and the external SSF of -p (§1).
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
 import { PopClient, cleanupAll, expectedRetr, makeFixture, sha256, type Fixture } from "../../support/harness.ts";
 import { makePki, tlsConfig, type Pki } from "./pki.ts";
 import { GREETING, capaNames, logged, popTls, saslMechanisms, sClient, startStandalone, type Standalone } from "./tls-support.ts";
@@ -167,6 +168,19 @@ describe("allowstarttls: yes, allowplaintext: no", () => {
     await logged(server, /starttls: TLSv1\.[23] with cipher \S+ \(\d+\/\d+ bits new\) no authentication; application protocol = pop3/);
     await logged(server, /login: \[127\.0\.0\.1\] alice plaintext\+TLS User logged in SESSIONID=<[^>]+>/);
   });
+});
+
+test("a stock configuration (allowplaintext not set: off by default) offers STLS and no USER before TLS", async () => {
+  const fx = makeFixture({ config: tlsConfig(pki, { allowstarttls: "yes" }) });
+  writeFileSync(fx.confPath, readFileSync(fx.confPath, "utf8").replace(/^allowplaintext:.*\n/m, ""));
+  const server = await startStandalone(fx, LISTEN);
+  const c = await PopClient.connect(server.port({}));
+  expect(await c.cmd("CAPA")).toBe("+OK List of capabilities follows");
+  const { lines } = await c.readMultiline();
+  expect(capaNames(lines)).toContain("STLS");
+  expect(capaNames(lines)).not.toContain("USER");
+  for (const m of PLAINTEXT_MECHS) expect(saslMechanisms(lines)).not.toContain(m);
+  expect(await c.cmd("USER alice")).toBe("-ERR [AUTH] USER command only available under a layer");
 });
 
 describe("without allowstarttls", () => {

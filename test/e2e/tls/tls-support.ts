@@ -157,14 +157,17 @@ export interface FakeMaster extends OneShot {
   status: Promise<number[]>;
 }
 
-/** Master mode: fake_master.py hands the binary a listening socket (fd 4) and a status pipe (fd 3). */
-export async function underFakeMaster(fx: Fixture, args: string[]): Promise<FakeMaster> {
+/**
+ * Master mode: fake_master.py hands the binary a listening socket (fd 4) and a status pipe (fd 3);
+ * `service` is the cyrus.conf service name (CYRUS_SERVICE), which selects prefixed options.
+ */
+export async function underFakeMaster(fx: Fixture, args: string[], service = "pop3"): Promise<FakeMaster> {
   requireBinary();
   const proc = Bun.spawn(["python3", FAKE_MASTER, BINARY, "-C", fx.confPath, ...args], {
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
-    env: childEnv(),
+    env: childEnv({ SERVICE_NAME: service }),
   });
   ownProcess(proc);
   const stderr = collect(proc.stderr);

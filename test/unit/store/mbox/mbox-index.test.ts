@@ -89,6 +89,16 @@ describe("UIDs and UIDLs", () => {
     expect(reparsed.index.entries[1]!.key).not.toBe(first.index.entries[1]!.key);
   });
 
+  test("a last message without a final newline keeps its UID when the next delivery adds one", async () => {
+    const path = mboxFile(Buffer.concat([mboxOf([message(1)]), Buffer.from(`${envelope(2)}\nSubject: cut\n\nno newline`)]));
+    const first = await refresh(path, undefined);
+    appendFileSync(path, Buffer.concat([Buffer.from("\n\n"), mboxOf([message(3)], undefined, 3)]));
+    const after = await refresh(path, first.index);
+    expect(after.index.entries.map((e) => e.uid)).toEqual([1, 2, 3]);
+    expect(after.index.entries[1]!.wireSize).toBe(first.index.entries[1]!.wireSize);
+    expect(after.index.epoch).toBe(first.index.epoch);
+  });
+
   test("a rewrite by a mail reader (headers added, offsets moved) keeps UIDs and UIDLs by identity and starts a new epoch", async () => {
     const path = mboxFile(mboxOf([message(1), message(2), message(3)]));
     const first = await refresh(path, undefined);

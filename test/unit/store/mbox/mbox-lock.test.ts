@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { existsSync, openSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, openSync, readFileSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { FileLockTimeoutError } from "../../../../src/sys/file-lock.ts";
 import { closeMboxDescriptor, DOTLOCK_STALE_MS, dotlockPath, withMboxLock } from "../../../../src/store/mbox/mbox-lock.ts";
@@ -35,6 +35,17 @@ describe("dotlock and fcntl lock", () => {
     });
     expect(existsSync(dotlockPath(path))).toBe(false);
     expect(foreignCanLock(path)).toBe(true);
+  });
+
+  test("a dotlock broken by someone else is noticed, and theirs is not removed at release", async () => {
+    const path = mbox();
+    await withMboxLock(path, (lock) => {
+      expect(lock.stillHeld()).toBe(true);
+      unlinkSync(dotlockPath(path));
+      writeFileSync(dotlockPath(path), "1\n");
+      expect(lock.stillHeld()).toBe(false);
+    });
+    expect(readFileSync(dotlockPath(path), "latin1")).toBe("1\n");
   });
 
   test("a dotlock of a live process makes us wait, then give up", async () => {
