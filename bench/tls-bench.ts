@@ -14,22 +14,7 @@ import { loadAverage, machineDescription } from "./machine.ts";
 import { BINARY, cpuSeconds, procStatusKb, sampleRss } from "./server.ts";
 import { TlsWire } from "./tls-wire.ts";
 
-const { values: args } = parseArgs({
-  args: Bun.argv.slice(2),
-  options: {
-    quick: { type: "boolean", default: false },
-    clients: { type: "string" },
-    seconds: { type: "string" },
-    json: { type: "string" },
-    binary: { type: "string", default: BINARY },
-  },
-});
-const binary = resolve(args.binary!);
-const quick = args.quick!;
-const CLIENTS = (args.clients ?? (quick ? "1,8" : "1,8,32")).split(",").map(Number);
-const SECONDS = Number(args.seconds ?? (quick ? 3 : 10));
 const LARGE_MESSAGE_BYTES = 100 * 1024 * 1024;
-const RETR_REPEATS = quick ? 3 : 5;
 const READY_TIMEOUT_MS = 10_000;
 
 type KeyKind = "rsa2048" | "p256";
@@ -73,7 +58,7 @@ interface Server {
 }
 
 /** pop3d with one plain and one pop3s listener, TLS options appended to the spool's imapd.conf. */
-async function startTlsServer(spool: BenchSpool, cert: string, key: string): Promise<Server> {
+async function startTlsServer(binary: string, spool: BenchSpool, cert: string, key: string): Promise<Server> {
   const conf = join(spool.dir, `imapd-${cert.endsWith("rsa2048.pem") ? "rsa" : "ec"}.conf`);
   writeFileSync(conf, (await Bun.file(spool.confPath).text()) + `tls_server_cert: ${cert}\ntls_server_key: ${key}\n`);
   const proc = Bun.spawn([binary, "-C", conf, "--listen", "127.0.0.1:0", "--listen-tls", "127.0.0.1:0"], {
@@ -171,60 +156,93 @@ async function measureRetr(server: Server, transport: "pop3s" | "plain", user: {
   return { transport, runs, medianMBps: sorted[Math.floor(sorted.length / 2)]!, wireBytes, rssPeakKb };
 }
 
-function log(text: string): void {
-  console.log(text);
+export interface TlsFigures {
+  handshakes: HandshakeResult[];
+  retr: RetrResult[];
+  errors: string[];
 }
 
-async function main(): Promise<void> {
-  if (!existsSync(binary)) {
-    log(`${binary} is missing: run "make build" first`);
-    return;
-  }
-  log(machineDescription());
-  log(`load average at start: ${loadAverage()}`);
+export interface TlsBenchOptions {
+  binary: string;
+  /** Concurrent clients for each handshake figure. */
+  clients: number[];
+  /** Seconds per handshake figure. */
+  seconds: number;
+  retrRepeats: number;
+  log(text: string): void;
+}
+
+/** Everything this file measures, on its own spool (built and removed here). Never throws for a failed figure. */
+export async function measureTls(o: TlsBenchOptions): Promise<TlsFigures> {
+  const figures: TlsFigures = { handshakes: [], retr: [], errors: [] };
   const spool = new BenchSpool();
-  const handshakes: HandshakeResult[] = [];
-  const retr: RetrResult[] = [];
-  const errors: string[] = [];
   try {
     const large = spool.largeMessage("large", LARGE_MESSAGE_BYTES);
     const certs = { rsa2048: makeCert(spool.dir, "rsa2048"), p256: makeCert(spool.dir, "p256") };
     spool.finish();
     for (const key of ["rsa2048", "p256"] as const) {
       const [cert, keyFile] = certs[key];
-      const server = await startTlsServer(spool, cert, keyFile);
+      let server: Server | undefined;
       try {
-        log(`\n== pop3s handshakes/s (connect, TLS 1.3 handshake, greeting, QUIT), ${key} certificate`);
+        server = await startTlsServer(o.binary, spool, cert, keyFile);
+        o.log(`\n== pop3s handshakes/s (connect, TLS 1.3 handshake, greeting, QUIT), ${key} certificate`);
         await measureHandshakes(server, key, 4, 1); // warm-up
-        for (const clients of CLIENTS) {
-          const r = await measureHandshakes(server, key, clients, SECONDS);
-          handshakes.push(r);
-          log(`   ${clients} clients: ${r.perSecond.toFixed(0)} sessions/s (${r.sessions} in ${r.seconds.toFixed(1)} s, ${r.failures} failed), server CPU ${r.serverCpuPer1000.toFixed(2)} s per 1000`);
+        for (const clients of o.clients) {
+          const r = await measureHandshakes(server, key, clients, o.seconds);
+          figures.handshakes.push(r);
+          o.log(`   ${clients} clients: ${r.perSecond.toFixed(0)} sessions/s (${r.sessions} in ${r.seconds.toFixed(1)} s, ${r.failures} failed), server CPU ${r.serverCpuPer1000.toFixed(2)} s per 1000`);
         }
         if (key === "p256") {
           for (const transport of ["pop3s", "plain"] as const) {
-            log(`\n== RETR of one ${LARGE_MESSAGE_BYTES / 1048576} MiB message, ${transport}`);
-            const r = await measureRetr(server, transport, large.user, RETR_REPEATS);
-            retr.push(r);
-            log(`   runs ${r.runs.map((x) => x.toFixed(0)).join(", ")} MB/s; median ${r.medianMBps.toFixed(0)} MB/s; ${r.wireBytes} wire bytes; server peak RSS ${(r.rssPeakKb / 1024).toFixed(1)} MB`);
+            o.log(`\n== RETR of one ${LARGE_MESSAGE_BYTES / 1048576} MiB message, ${transport}`);
+            const r = await measureRetr(server, transport, large.user, o.retrRepeats);
+            figures.retr.push(r);
+            o.log(`   runs ${r.runs.map((x) => x.toFixed(0)).join(", ")} MB/s; median ${r.medianMBps.toFixed(0)} MB/s; ${r.wireBytes} wire bytes; server peak RSS ${(r.rssPeakKb / 1024).toFixed(1)} MB`);
           }
         }
       } catch (error) {
-        errors.push(`${key}: ${(error as Error).stack ?? error}`);
-        log(`   FAILED: ${(error as Error).message}`);
+        figures.errors.push(`${key}: ${(error as Error).stack ?? error}`);
+        o.log(`   FAILED: ${(error as Error).message}`);
       } finally {
-        await server.stop();
+        await server?.stop();
       }
     }
   } finally {
     spool.remove();
   }
-  log(`\nload average at end: ${loadAverage()}`);
-  if (args.json) writeFileSync(args.json, JSON.stringify({ handshakes, retr, errors }, null, 2));
+  return figures;
 }
 
-/** For bench/run.ts: the same measurements, returned instead of printed (see RESULTS.md). */
-export { measureHandshakes, measureRetr, startTlsServer, makeCert };
+async function main(): Promise<void> {
+  const { values: args } = parseArgs({
+    args: Bun.argv.slice(2),
+    options: {
+      quick: { type: "boolean", default: false },
+      clients: { type: "string" },
+      seconds: { type: "string" },
+      json: { type: "string" },
+      binary: { type: "string", default: BINARY },
+    },
+  });
+  const binary = resolve(args.binary!);
+  const quick = args.quick!;
+  const log = (text: string) => console.log(text);
+  if (!existsSync(binary)) {
+    log(`${binary} is missing: run "make build" first`);
+    return;
+  }
+  log(machineDescription());
+  log(`load average at start: ${loadAverage()}`);
+  const figures = await measureTls({
+    binary,
+    clients: (args.clients ?? (quick ? "1,8" : "1,8,32")).split(",").map(Number),
+    seconds: Number(args.seconds ?? (quick ? 3 : 10)),
+    retrRepeats: quick ? 3 : 5,
+    log,
+  });
+  log(`\nload average at end: ${loadAverage()}`);
+  if (args.json) writeFileSync(args.json, JSON.stringify(figures, null, 2));
+}
 
 if (import.meta.main) {
   await main();

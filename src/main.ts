@@ -14,6 +14,7 @@ import { becomeServiceUser, runDebugCommand } from "./server/process-setup.ts";
 import type { Session } from "./pop3/session.ts";
 import { loadTlsSettings, type TlsSettings } from "./server/tls.ts";
 import { inNetworks, parseNetworks } from "./server/networks.ts";
+import { ProcessSignals } from "./server/signals.ts";
 
 /** sysexits.h codes Cyrus uses (§2.5). */
 const EX_USAGE = 64;
@@ -49,12 +50,19 @@ function chooseMode(cli: CliOptions, cfg: Config | undefined): Mode {
 }
 
 async function main(argv: string[]): Promise<number> {
+  const signals = new ProcessSignals();
+  signals.install();
   let cli: CliOptions;
   try {
     cli = parseCommandLine(argv);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    complain(`${error.message}\n${USAGE}`, undefined);
+    // before the config is read, Cyrus syslogs under the program's name
+    if (process.env.CYRUS_SERVICE !== undefined || fdIsSocket(0)) {
+      installSink(syslogSink({ ident: process.env.CYRUS_SERVICE ?? "pop3d", facility: undefined, socketPath: "/dev/log" }));
+    }
+    log.err(error.message);
+    if (!fdIsSocket(2)) process.stderr.write(`pop3d: ${error.message}\n${USAGE}\n`);
     return EX_USAGE;
   }
   if (cli.version) {
@@ -163,6 +171,7 @@ async function main(argv: string[]): Promise<number> {
         tlsSettings = loadTlsSettings(cfg, log) ?? tlsSettings;
       },
       proxyTrusted: (address) => inNetworks(address, trusted),
+      signals,
       announce: (address) => {
         process.stdout.write(`pop3d: listening on ${address}\n`);
         log.info(`listening on ${address}`);
@@ -181,15 +190,12 @@ async function main(argv: string[]): Promise<number> {
   // §2.4: SIGTERM/SIGINT/SIGQUIT end the session without committing, exit 75
   let current: Session | undefined;
   let master: MasterService | undefined;
-  const terminate = () => {
+  signals.onTerminate(() => {
     log.notice("graceful shutdown");
     if (current) current.shutdown();
     else process.exit(EX_TEMPFAIL);
-  };
-  for (const signal of ["SIGTERM", "SIGINT", "SIGQUIT"] as const) process.once(signal, terminate);
-  process.on("SIGHUP", () => {
-    if (master) master.onHangup();
   });
+  signals.onHangup(() => master?.onHangup());
 
   const sessionOptions = {
     deps,
@@ -209,6 +215,7 @@ async function main(argv: string[]): Promise<number> {
       session: sessionOptions,
       log,
     });
+    if (signals.hangupPending) master.onHangup();
     return master.run();
   }
   return runStdio(sessionOptions);

@@ -92,7 +92,7 @@ export class Session {
     this.passdb = deps.passdb;
     this.log = deps.log;
     this.registry = deps.registry;
-    this.sessionId = newSessionId(deps.settings.servername);
+    this.sessionId = newSessionId(deps.settings.sessionIdPrefix);
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
   }
 
@@ -257,8 +257,10 @@ export class Session {
     this.maildrop?.close();
     this.maildrop = undefined;
     const c = this.counts;
-    this.log.notice(`counts: retr=${c.retr} top=${c.top} dele=${c.dele}`);
-    if (this.userid) this.log.info(`USAGE ${this.userid} ${cpuUsageSinceLastReport()}`);
+    // QUIT reports CPU time before the reset logs the counts; the signal path (shut_down) has no USAGE
+    if (this.userid && reason !== "shutdown") this.log.info(`USAGE ${this.userid} ${cpuUsageSinceLastReport()}`);
+    // the angle brackets are literal in Cyrus's format string
+    this.log.notice(`counts: retr=<${c.retr}> top=<${c.top}> dele=<${c.dele}>`);
     this.telemetry?.close();
     this.telemetry = undefined;
     this.registry?.remove(this);

@@ -13,6 +13,8 @@ export type UidlFormat = "cyrus" | "uidonly" | "dovecot" | "courier";
 export interface SessionSettings {
   service: string;
   servername: string;
+  /** sessionid.c: syslog_prefix when set, else servername (§10). */
+  sessionIdPrefix: string;
   serverinfo: "off" | "min" | "on";
   allowApop: boolean;
   allowPlaintext: boolean;
@@ -52,6 +54,7 @@ export function settingsFromConfig(cfg: Config, externalSsf: number, starttlsAva
   return {
     service: cfg.service,
     servername: cfg.str("servername") ?? "localhost",
+    sessionIdPrefix: cfg.str("syslog_prefix") ?? cfg.str("servername") ?? "localhost",
     serverinfo: cfg.enumValue("serverinfo") as SessionSettings["serverinfo"],
     allowApop: cfg.bool("allowapop"),
     allowPlaintext: cfg.bool("allowplaintext"),

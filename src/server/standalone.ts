@@ -10,6 +10,7 @@ import type { Log } from "../log/log.ts";
 import { sessionHandlers, type SessionStarter, type SocketData } from "./socket-session.ts";
 import type { TlsSettings } from "./tls.ts";
 import { GRACEFUL_STOP_SECONDS } from "../limits.ts";
+import type { ProcessSignals } from "./signals.ts";
 
 export interface ListenAddress {
   hostname: string;
@@ -42,6 +43,7 @@ export interface StandaloneOptions {
   announce(address: string): void;
   /** Runs once every listener is bound (dropping root); false stops the server. */
   afterListen?(): boolean;
+  signals: ProcessSignals;
 }
 
 export async function runStandalone(options: StandaloneOptions): Promise<number> {
@@ -83,7 +85,7 @@ export async function runStandalone(options: StandaloneOptions): Promise<number>
     return 64;
   }
 
-  process.on("SIGHUP", () => {
+  options.signals.onHangup(() => {
     if (!options.reloadTls) return;
     try {
       options.reloadTls();
@@ -120,7 +122,6 @@ export async function runStandalone(options: StandaloneOptions): Promise<number>
         }
       }, 100);
     };
-    process.on("SIGTERM", () => stop("SIGTERM"));
-    process.on("SIGINT", () => stop("SIGINT"));
+    options.signals.onTerminate(stop);
   });
 }

@@ -103,7 +103,9 @@ const apop: Handler = async (session, { argument }) => {
       reason = decision.reason;
     }
   }
-  session.log.notice(`badlogin: ${host} APOP (${challenge}) SASL(-13): ${reason}`);
+  // libsasl's errdetail, as Cyrus logs it
+  const detail = reason === "authentication failure" ? "SASL(-13): authentication failure: login incorrect" : `SASL(-5): ${reason}`;
+  session.log.notice(`badlogin: ${host} APOP (${challenge}) ${detail}`);
   await badLoginPause(session);
   session.send(authenticatingFailed(reason));
 };

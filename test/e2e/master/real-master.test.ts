@@ -6,7 +6,7 @@
  * root, so master (and therefore our binary) runs as the cyrus user.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   BINARY,
@@ -110,6 +110,10 @@ beforeAll(async () => {
   if (!devLog) console.warn("real-master.test.ts: /dev/log belongs to a syslog daemon; master's own log is not checked for complaints");
   statReply = `+OK 7 ${fx.anchorFiles.map(expectedRetr).reduce((n, b) => n + b.length, 0)}`;
 
+  // the cyrus user must be able to reach the executable wherever the checkout lives
+  const binary = join(fx.dir, "pop3d");
+  copyFileSync(BINARY, binary);
+  chmodSync(binary, 0o755);
   port = freePort();
   const cyrusConf = join(fx.dir, "cyrus.conf");
   writeFileSync(
@@ -118,7 +122,7 @@ beforeAll(async () => {
       "START {",
       "}",
       "SERVICES {",
-      `  pop3 cmd="${BINARY} -C ${fx.confPath} -U 3" listen="127.0.0.1:${port}" prefork=1`,
+      `  pop3 cmd="${binary} -C ${fx.confPath} -U 3" listen="127.0.0.1:${port}" prefork=1`,
       "}",
       "EVENTS {",
       "}",

@@ -19,6 +19,7 @@ import {
   masterFixture,
   pidOfSessionId,
   quit,
+  serviceAccount,
   type SyslogReceiver,
 } from "./support.ts";
 
@@ -235,6 +236,25 @@ describe("start-up errors (§1, §2.5)", () => {
     await quit(c);
     expect(await m.exitOf()).toBe(0);
     expect(readFileSync(out, "utf8")).toBe(`${BINARY} ${m.pid} pop3\n`);
+  });
+});
+
+describe.skipIf(process.getuid?.() !== 0)("started as root (§1: Cyrus will not serve as root)", () => {
+  test("the process serves as pop3_run_as", async () => {
+    const m = await FakeMaster.start({ args: ["-C", conf, "-U", "5"] });
+    await m.waitUntilAccepting();
+    const uid = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$/m.exec(readFileSync(`/proc/${m.pid}/status`, "latin1"));
+    const account = serviceAccount(fx)!;
+    expect(uid?.slice(1).map(Number)).toEqual([account.uid, account.uid, account.uid, account.uid]);
+  });
+
+  test("an unknown pop3_run_as user: refuse with exit 64 and \"Fatal error: must run as the Cyrus user\"", async () => {
+    const bad = join(fx.dir, "no-user.conf");
+    writeFileSync(bad, readFileSync(conf, "utf8").replace(/^pop3_run_as: .*$/m, "pop3_run_as: no-such-user-here"));
+    const m = await FakeMaster.start({ args: ["-C", bad, "-U", "5"] });
+    expect(await m.exitOf()).toBe(64);
+    expect(m.statuses()).toEqual([]);
+    await syslog.waitForMessage("Fatal error: must run as the Cyrus user", m.pid);
   });
 });
 

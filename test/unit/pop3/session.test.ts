@@ -29,6 +29,7 @@ function settings(overrides: Partial<SessionSettings> = {}): SessionSettings {
   return {
     service: "pop3",
     servername: "pop.test",
+    sessionIdPrefix: "pop.test",
     serverinfo: "on",
     allowApop: true,
     allowPlaintext: true,
