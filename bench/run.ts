@@ -12,6 +12,7 @@ import { BenchSpool } from "./fixtures.ts";
 import { describeLoad, runLoad, type LoadResult } from "./loadgen.ts";
 import { loadAverage, machineDescription } from "./machine.ts";
 import { renderTable, type Row } from "./report.ts";
+import { median } from "./stats.ts";
 import { BINARY, startServer, type RunningServer } from "./server.ts";
 import { measureBigList, type BigListResult } from "./scenarios/big-list.ts";
 import { measureIdleSessions, type IdleResult } from "./scenarios/idle-sessions.ts";
@@ -35,7 +36,9 @@ const wanted = new Set((args.only ?? "sessions,retr,list,idle,stdio").split(",")
 const LOAD_CLIENTS = [4, 16, 64];
 const LOAD_USERS = 64;
 const MESSAGES_PER_LOAD_USER = 20;
-const LOAD_SECONDS = quick ? 3 : 10;
+const LOAD_SECONDS = quick ? 3 : 5;
+/** Rounds per concurrency: the best one is reported, since other work on a shared machine only ever slows a round down. */
+const LOAD_ROUNDS = quick ? 1 : 4;
 const LARGE_MESSAGE_BYTES = 100 * 1024 * 1024;
 const LARGE_RETR_REPEATS = quick ? 3 : 7;
 const BIG_LIST_MESSAGES = 20_000;
@@ -45,7 +48,9 @@ const IDLE_MESSAGES_PER_USER = 20;
 const STDIO_CONNECTIONS = quick ? 30 : 100;
 
 interface Figures {
+  /** Best round per concurrency. */
   load?: LoadResult[];
+  loadRounds?: LoadResult[][];
   largeRetr?: LargeRetrResult;
   largeRetrLf?: LargeRetrResult;
   rawCopy?: RawCopyResult[];
@@ -109,13 +114,18 @@ async function main(): Promise<void> {
         withServer(spool, async (server) => {
           // Warm-up: first logins write each Maildir's uid list, and the server's code gets compiled.
           await runLoad({ host: "127.0.0.1", port: server.port, users: loadUsers, clients: LOAD_USERS, seconds: 2 });
-          const results: LoadResult[] = [];
+          const rounds: LoadResult[][] = [];
           for (const clients of LOAD_CLIENTS) {
-            const r = await runLoad({ host: "127.0.0.1", port: server.port, users: loadUsers, clients, seconds: LOAD_SECONDS, serverPid: server.pid });
-            log(describeLoad(r));
-            results.push(r);
+            const these: LoadResult[] = [];
+            for (let round = 0; round < LOAD_ROUNDS; round++) {
+              const r = await runLoad({ host: "127.0.0.1", port: server.port, users: loadUsers, clients, seconds: LOAD_SECONDS, serverPid: server.pid });
+              log(describeLoad(r));
+              these.push(r);
+            }
+            rounds.push(these);
           }
-          return results;
+          figures.loadRounds = rounds;
+          return rounds.map((these) => these.reduce((best, r) => (r.sessionsPerMinute > best.sessionsPerMinute ? r : best)));
         }),
       );
     }
@@ -202,11 +212,12 @@ async function main(): Promise<void> {
   if (args.json) writeFileSync(args.json, JSON.stringify(figures, null, 2));
 }
 
-function cpuNote(r: LoadResult): string {
+function loadNote(best: LoadResult, rounds: LoadResult[] | undefined): string {
   const pct = (x: number | undefined) => `${Math.round((x ?? NaN) * 100)}%`;
+  const all = (rounds ?? [best]).map((r) => r.sessionsPerMinute);
   return (
-    `server CPU ${pct(r.serverCpu)}, client ${pct(r.clientCpu)}, other processes ${pct(r.otherCpu)}; ` +
-    `${Math.round(r.sessionsPerServerCpuMinute ?? NaN)} sessions per server CPU-minute`
+    `best of ${all.length} (median ${Math.round(median(all))}/min, errors ${best.errors}); ` +
+    `server CPU ${pct(best.serverCpu)}, client ${pct(best.clientCpu)}, other processes ${pct(best.otherCpu)}`
   );
 }
 
@@ -220,7 +231,7 @@ function rowsOf(f: Figures): Row[] {
     better: "higher",
     dovecot: clients === 16 ? "~3,600" : undefined,
     cyrus: clients === 16 ? "~1,200" : undefined,
-    note: at(clients) && cpuNote(at(clients)!),
+    note: at(clients) && loadNote(at(clients)!, f.loadRounds?.find((rounds) => rounds[0]?.clients === clients)),
   });
   const raw = f.rawCopy?.find((r) => r.chunkBytes === 64 * 1024);
   return [

@@ -9,7 +9,7 @@ function parseIp(text: string): { value: bigint; width: 32 | 128 } | undefined {
     if (octets.some((o) => o > 255)) return undefined;
     return { value: octets.reduce((acc, o) => (acc << 8n) | BigInt(o), 0n), width: 32 };
   }
-  if (!address.includes(":")) return undefined;
+  if (!address.includes(":") || address.split("::").length > 2) return undefined;
   const [head = "", tail] = address.split("::");
   const headGroups = head ? head.split(":") : [];
   const tailGroups = tail ? tail.split(":") : [];

@@ -1,11 +1,12 @@
 /**
- * Reading a PROXY header straight from a connected fd, before Bun adopts it (stdio and master
- * modes with -H). Like Cyrus we peek first and then consume exactly the header, so with -s the TLS
- * ClientHello behind it stays in the kernel for the handshake. Unlike Cyrus we wait for a header
- * split across segments (bounded by PROXY_HEADER_TIMEOUT_MS) instead of failing on the first one.
+ * Reading a PROXY header straight from a connected fd: before Bun adopts it (stdio and master
+ * modes with -H), or while Bun's socket is paused (standalone). Like Cyrus we peek first and then
+ * consume exactly the header, so with TLS the ClientHello behind it stays in the kernel for the
+ * handshake. Unlike Cyrus we wait for a header split across segments (bounded by
+ * PROXY_HEADER_TIMEOUT_MS) instead of failing on the first one.
  */
 import { parseProxyHeader, MAX_V2_PAYLOAD, type ProxyHeader } from "./haproxy.ts";
-import { pollReadable, receiveBytes, EAGAIN, EINTR } from "../sys/libc.ts";
+import { peerHungUp, pollReadable, receiveBytes, EAGAIN, EINTR } from "../sys/libc.ts";
 
 /** haproxy sends the header as soon as it connects; a peer that doesn't within this is not haproxy. */
 export const PROXY_HEADER_TIMEOUT_MS = 10_000;
@@ -13,13 +14,18 @@ export const PROXY_HEADER_TIMEOUT_MS = 10_000;
 const INCOMPLETE_RETRY_MS = 10;
 const POLL_SLICE_MS = 200;
 
-export async function readProxyHeaderFromFd(fd: number, timeoutMs = PROXY_HEADER_TIMEOUT_MS): Promise<ProxyHeader> {
+/**
+ * `shared`: other sessions run in this process (standalone), so never block in poll(2); one-session
+ * processes may block for short slices.
+ */
+export async function readProxyHeaderFromFd(fd: number, shared = false, timeoutMs = PROXY_HEADER_TIMEOUT_MS): Promise<ProxyHeader> {
   const buffer = new Uint8Array(16 + MAX_V2_PAYLOAD);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (Date.now() >= deadline) return { status: "invalid", reason: "timed out waiting for the PROXY header" };
-    if (!pollReadable(fd, Math.min(POLL_SLICE_MS, Math.max(0, deadline - Date.now())))) {
-      await new Promise((resolve) => setImmediate(resolve));
+    if (!pollReadable(fd, shared ? 0 : Math.min(POLL_SLICE_MS, Math.max(0, deadline - Date.now())))) {
+      if (shared) await Bun.sleep(INCOMPLETE_RETRY_MS);
+      else await new Promise((resolve) => setImmediate(resolve));
       continue;
     }
     const n = receiveBytes(fd, buffer, buffer.length, true);
@@ -31,6 +37,8 @@ export async function readProxyHeaderFromFd(fd: number, timeoutMs = PROXY_HEADER
     const header = parseProxyHeader(buffer.subarray(0, n));
     if (header.status === "incomplete") {
       if (n === buffer.length) return { status: "invalid", reason: "PROXY header too long" };
+      // the peer closed after part of a header: more will never come
+      if (peerHungUp(fd)) return { status: "invalid", reason: "connection closed inside the PROXY header" };
       await Bun.sleep(INCOMPLETE_RETRY_MS);
       continue;
     }

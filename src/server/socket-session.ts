@@ -8,8 +8,8 @@ import { Connection, clientHostOf } from "./connection.ts";
 import { Session, type SessionDeps } from "../pop3/session.ts";
 import type { SessionEnd } from "../pop3/session-io.ts";
 import { R, CRLF } from "../pop3/responses.ts";
-import { parseProxyHeader, type ProxiedAddress } from "./haproxy.ts";
-import { PROXY_HEADER_TIMEOUT_MS } from "./proxy-fd.ts";
+import type { ProxiedAddress } from "./haproxy.ts";
+import { readProxyHeaderFromFd } from "./proxy-fd.ts";
 import { describeTls, type TlsSettings } from "./tls.ts";
 
 /** -s: Cyrus bounds the pop3s handshake at 180 s (§7). */
@@ -18,8 +18,6 @@ export const IMPLICIT_TLS_HANDSHAKE_SECONDS = 180;
 export interface SocketData {
   conn?: Connection;
   session?: Session;
-  /** Bytes of a PROXY header read so far (standalone -H). */
-  proxyBytes?: Buffer;
   timer?: ReturnType<typeof setTimeout>;
   reported?: boolean;
 }
@@ -109,12 +107,11 @@ export function upgradeToTls(socket: Socket<SocketData>, settings: TlsSettings, 
   });
 }
 
-function beginAfterProxy(socket: Socket<SocketData>, starter: SessionStarter, leftover: Uint8Array | undefined): void {
+function beginAfterProxy(socket: Socket<SocketData>, starter: SessionStarter): void {
   if (starter.implicitTls === "upgrade" || (starter.implicitTls === "listener" && !socket.data.conn!.tlsActive)) {
     const settings = starter.tls?.();
-    // bytes behind the PROXY header belong to the ClientHello, which Bun's TLS layer cannot be handed
-    if (!settings || (leftover && leftover.length > 0)) {
-      starter.failed?.(settings ? "TLS data arrived with the PROXY header" : "no TLS settings", socket.data.conn!.clientHost);
+    if (!settings) {
+      starter.failed?.("pop3s: required TLS options not present", socket.data.conn!.clientHost);
       socket.end();
       return;
     }
@@ -127,25 +124,33 @@ function beginAfterProxy(socket: Socket<SocketData>, starter: SessionStarter, le
     return;
   }
   startSession(socket, starter);
-  if (leftover && leftover.length > 0) socket.data.session!.receive(leftover);
 }
 
-function acceptProxyBytes(socket: Socket<SocketData>, starter: SessionStarter, chunk: Uint8Array): void {
-  const data = socket.data;
-  data.proxyBytes = data.proxyBytes ? Buffer.concat([data.proxyBytes, chunk]) : Buffer.from(chunk);
-  const header = parseProxyHeader(data.proxyBytes);
-  if (header.status === "incomplete") return;
-  clearTimeout(data.timer);
-  if (header.status === "invalid") {
-    starter.failed?.(`unable to read HAProxy protocol header: ${header.reason}`, data.conn!.clientHost);
-    socket.write(R.haproxyFailed + CRLF);
+/**
+ * Standalone -H: the socket is paused while the header is peeked from its fd and consumed, so
+ * everything behind it (commands, or the TLS ClientHello) is still in the kernel afterwards.
+ */
+function readProxyHeader(socket: Socket<SocketData>, starter: SessionStarter): void {
+  const conn = socket.data.conn!;
+  const fd = (socket as unknown as { fd?: number }).fd;
+  if (typeof fd !== "number" || fd < 0) {
+    starter.failed?.("unable to read HAProxy protocol header: socket has no fd", conn.clientHost);
     socket.end();
     return;
   }
-  if (header.source) data.conn!.clientHost = clientHostOf(header.source.address);
-  const leftover = data.proxyBytes.subarray(header.length);
-  data.proxyBytes = undefined;
-  beginAfterProxy(socket, starter, leftover);
+  socket.pause();
+  void readProxyHeaderFromFd(fd, true).then((header) => {
+    if (conn.isClosed) return;
+    if (header.status !== "ok") {
+      starter.failed?.(`unable to read HAProxy protocol header: ${header.status === "invalid" ? header.reason : "incomplete"}`, conn.clientHost);
+      if (!starter.implicitTls) socket.write(R.haproxyFailed + CRLF);
+      socket.end();
+      return;
+    }
+    if (header.source) conn.clientHost = clientHostOf(header.source.address);
+    beginAfterProxy(socket, starter);
+    socket.resume();
+  });
 }
 
 export function sessionHandlers(starter: SessionStarter): SocketHandler<SocketData> {
@@ -159,11 +164,11 @@ export function sessionHandlers(starter: SessionStarter): SocketHandler<SocketDa
           socket.end();
           return;
         }
-        socket.data.timer = setTimeout(() => socket.end(), PROXY_HEADER_TIMEOUT_MS);
+        readProxyHeader(socket, starter);
         return;
       }
       // a TLS listener greets from the handshake handler (writes before it return 0, bun-findings §1)
-      if (starter.implicitTls !== "listener") beginAfterProxy(socket, starter, undefined);
+      if (starter.implicitTls !== "listener") beginAfterProxy(socket, starter);
     },
     handshake(socket, success) {
       if (starter.implicitTls !== "listener" || socket.data.session || starter.proxy) return;
@@ -175,11 +180,7 @@ export function sessionHandlers(starter: SessionStarter): SocketHandler<SocketDa
       const { conn, session } = socket.data ?? {};
       // after upgradeTLS the raw socket still sees the ciphertext (bun-findings §2): not ours
       if (!conn || conn.upgrading) return;
-      if (!session) {
-        if (starter.proxy) acceptProxyBytes(socket, starter, chunk);
-        return;
-      }
-      session.receive(chunk);
+      session?.receive(chunk);
     },
     drain(socket) {
       const conn = socket.data?.conn;

@@ -55,7 +55,7 @@ export async function runStandalone(options: StandaloneOptions): Promise<number>
     proxy: address.proxy ? { trusted: options.proxyTrusted } : undefined,
     track: (s) => sessions.add(s),
     closed: (s) => s && sessions.delete(s),
-    failed: (reason, host) => options.log.notice(`${reason} (${host})`),
+    failed: (reason, host) => options.log.notice(reason.includes(host) ? reason : `${reason} (${host})`),
   });
 
   const bind = (address: ListenAddress): TCPSocketListener<SocketData> => {

@@ -108,7 +108,8 @@ export function loadTlsSettings(cfg: Config, log: Log): TlsSettings | undefined 
 /** The `starttls:` syslog line of §7. */
 export function describeTls(socket: any, reused = false): string {
   const cipher = socket.getCipher?.() ?? {};
-  const protocol = cipher.version ?? socket.getTLSVersion?.() ?? "TLS";
+  // the negotiated protocol (SSL_get_version), not the cipher's minimum version
+  const protocol = socket.getTLSVersion?.() ?? cipher.version ?? "TLS";
   const bits = cipher.bits ?? cipherBits(cipher.name ?? "");
   const cn = clientCertificateName(socket);
   const alpn = socket.alpnProtocol ? `; application protocol = ${socket.alpnProtocol}` : "";

@@ -149,6 +149,8 @@ export function fcntlGetLock(fd: number, type: "read" | "write", start = 0, len 
 // ---- sockets, poll, identity: master mode (§2.3), syslog (§10), privilege drop (§1) -------------
 
 const POLLIN = 0x001;
+const POLLHUP = 0x010;
+const POLLRDHUP = 0x2000;
 const SOCK_NONBLOCK = 0o4000;
 const SOCK_CLOEXEC = 0o2000000;
 const AF_UNIX = 1;
@@ -174,6 +176,15 @@ export function pollReadable(fd: number, timeoutMs: number): boolean {
     throw new LibcError(`poll(${fd})`, code);
   }
   return n > 0 && (pollView.getInt16(6, true) & POLLIN) !== 0;
+}
+
+/** poll(2) for the peer having shut down its side (POLLRDHUP), without waiting. */
+export function peerHungUp(fd: number): boolean {
+  pollView.setInt32(0, fd, true);
+  pollView.setInt16(4, POLLRDHUP, true);
+  pollView.setInt16(6, 0, true);
+  if (libc().poll(pollBuffer, 1, 0) <= 0) return false;
+  return (pollView.getInt16(6, true) & (POLLRDHUP | POLLHUP)) !== 0;
 }
 
 /** accept4(2) a connection as a non-blocking, close-on-exec fd; -errno on failure. */

@@ -131,7 +131,7 @@ function numberMessages(
   });
 }
 
-export function notAnMbox(path: string, detail: string): StoreError {
+function notAnMbox(path: string, detail: string): StoreError {
   return new StoreError("perm", "Mailbox has an invalid format", `${path}: ${detail}`);
 }
 

@@ -6,22 +6,15 @@
  * it, never across a session (§5.7). When the second lock is busy the first is dropped before
  * waiting, so a program taking them in the other order cannot deadlock with us.
  */
-import { closeSync, constants, fstatSync, linkSync, lstatSync, openSync, readFileSync, statSync, unlinkSync, utimesSync } from "node:fs";
-import { hostname } from "node:os";
+import { closeSync, constants, fstatSync, openSync, statSync } from "node:fs";
 import { DEFAULT_LOCK_TIMEOUT_MS, FileLockTimeoutError } from "../../sys/file-lock.ts";
 import { fcntlSetLock } from "../../sys/libc.ts";
 import { errorCode, isNotFound } from "../maildir/store-errors.ts";
-import { createExclusive, writeAll } from "./mbox-index.ts";
+import { dotlockPath, ownDotlockInPlace, releaseDotlock, touchDotlock, tryDotlock, type OwnDotlock } from "./dotlock.ts";
 
-/**
- * A dotlock older than this is taken to be left by a crashed program and removed. Five minutes is
- * what liblockfile and mutt use; postfix waits 500 s. Holders refresh it (keepAlive) while working.
- */
-export const DOTLOCK_STALE_MS = 5 * 60_000;
-/** How often a holder touches its dotlock, well inside DOTLOCK_STALE_MS. */
+/** How often a holder touches its dotlock, well inside DOTLOCK_STALE_MS (dotlock.ts). */
 const DOTLOCK_TOUCH_MS = 60_000;
-/** Readable by all, as other programs read the holder's pid from it. */
-const DOTLOCK_MODE = 0o644;
+
 const RETRY_FIRST_MS = 5;
 const RETRY_MAX_MS = 100;
 
@@ -32,10 +25,6 @@ export interface MboxLock {
   keepAlive(): void;
   /** Whether our dotlock is still in place (no one broke it as stale). */
   stillHeld(): boolean;
-}
-
-export function dotlockPath(mboxPath: string): string {
-  return `${mboxPath}.lock`;
 }
 
 // ---- in-process turn-taking and deferred closes ---------------------------------------------------
@@ -83,119 +72,6 @@ export function closeMboxDescriptor(path: string, fd: number): void {
   const turn = turns.get(path);
   if (turn === undefined) closeSync(fd);
   else turn.deferredCloses.push(fd);
-}
-
-// ---- dotlock ---------------------------------------------------------------------------------------
-
-function processIsGone(pid: number): boolean {
-  if (pid === process.pid) return true; // our own leftover: while we hold our turn, no session of ours has it
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (error) {
-    return errorCode(error) === "ESRCH";
-  }
-}
-
-/** A lock file another user made private can still be judged by its age. */
-function readableText(path: string): string {
-  try {
-    return readFileSync(path, "latin1");
-  } catch (error) {
-    const code = errorCode(error);
-    if (code === "EACCES" || code === "EPERM") return "";
-    throw error;
-  }
-}
-
-/**
- * Which lock file was looked at. Inode numbers are reused at once after an unlink, so a lock
- * someone else just created in place of a stale one can have the stale one's inode; its change
- * time and contents tell them apart.
- */
-interface LockFileIdentity {
-  readonly ino: bigint;
-  readonly ctimeNs: bigint;
-  readonly text: string;
-}
-
-function lockFileIdentity(lockPath: string): LockFileIdentity {
-  const st = lstatSync(lockPath, { bigint: true });
-  return { ino: st.ino, ctimeNs: st.ctimeNs, text: readableText(lockPath) };
-}
-
-function sameLockFile(a: LockFileIdentity, b: LockFileIdentity): boolean {
-  return a.ino === b.ino && a.ctimeNs === b.ctimeNs && a.text === b.text;
-}
-
-/**
- * Stale: older than DOTLOCK_STALE_MS, or naming a process that no longer exists (which assumes the
- * spool is local; an empty lock file, as some programs write, is judged by age alone). Returns the
- * identity of a stale lock, undefined for a live one, null when it vanished meanwhile.
- */
-function staleDotlock(lockPath: string, nowMs: number): LockFileIdentity | undefined | null {
-  try {
-    const seen = lockFileIdentity(lockPath);
-    const mtimeMs = Number(lstatSync(lockPath, { bigint: true }).mtimeMs);
-    if (nowMs - mtimeMs > DOTLOCK_STALE_MS) return seen;
-    const pid = /^\s*(\d{1,10})\s*$/.exec(seen.text)?.[1];
-    return pid !== undefined && Number(pid) > 0 && processIsGone(Number(pid)) ? seen : undefined;
-  } catch (error) {
-    if (isNotFound(error)) return null;
-    throw error;
-  }
-}
-
-/** Remove the lock file only if it is still the one we looked at (another holder may have replaced it). */
-function unlinkIfSame(lockPath: string, seen: LockFileIdentity): void {
-  try {
-    if (sameLockFile(lockFileIdentity(lockPath), seen)) unlinkSync(lockPath);
-  } catch (error) {
-    if (!isNotFound(error)) throw error;
-  }
-}
-
-function unlinkQuietly(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch (error) {
-    if (!isNotFound(error)) throw error;
-  }
-}
-
-/**
- * The identity of our new dotlock, or undefined when someone else holds it. The lock file appears
- * with our pid already in it (written to a private name, then linked into place, as liblockfile
- * does), so a crash can never leave an empty lock that only ageing would clear.
- */
-function tryDotlock(lockPath: string): LockFileIdentity | undefined {
-  const privateName = `${lockPath}.${hostname()}.${process.pid}`;
-  const fd = createExclusive(privateName, DOTLOCK_MODE);
-  try {
-    writeAll(fd, Buffer.from(`${process.pid}\n`, "latin1"));
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        linkSync(privateName, lockPath);
-      } catch (error) {
-        if (errorCode(error) !== "EEXIST") throw error;
-        const stale = staleDotlock(lockPath, Date.now());
-        if (stale === undefined) return undefined;
-        // null: the lock vanished by itself; just try again.
-        if (stale !== null) unlinkIfSame(lockPath, stale);
-        continue;
-      }
-      // Taken after the private name is gone: that unlink changes the inode's ctime.
-      unlinkQuietly(privateName);
-      return lockFileIdentity(lockPath);
-    }
-    return undefined;
-  } finally {
-    unlinkQuietly(privateName);
-  }
 }
 
 // ---- the mbox and its fcntl lock ---------------------------------------------------------------------
@@ -247,7 +123,7 @@ export async function withMboxLock<T>(path: string, fn: (lock: MboxLock) => T | 
         } finally {
           if (!handedOver) {
             if (fd !== undefined) closeSync(fd);
-            unlinkIfSame(lockPath, dotlock);
+            releaseDotlock(lockPath, dotlock);
           }
         }
       }
@@ -260,8 +136,7 @@ export async function withMboxLock<T>(path: string, fn: (lock: MboxLock) => T | 
   }
 }
 
-async function runLocked<T>(lockPath: string, taken: LockFileIdentity, fd: number | undefined, fn: (lock: MboxLock) => T | Promise<T>): Promise<T> {
-  let dotlock = taken;
+async function runLocked<T>(lockPath: string, dotlock: OwnDotlock, fd: number | undefined, fn: (lock: MboxLock) => T | Promise<T>): Promise<T> {
   let touched = Date.now();
   const lock: MboxLock = {
     fd,
@@ -270,20 +145,13 @@ async function runLocked<T>(lockPath: string, taken: LockFileIdentity, fd: numbe
       if (now - touched < DOTLOCK_TOUCH_MS) return;
       touched = now;
       try {
-        utimesSync(lockPath, now / 1000, now / 1000);
-        // Touching changes the ctime our release compares.
-        dotlock = lockFileIdentity(lockPath);
+        touchDotlock(lockPath, dotlock, now);
       } catch {
         // A vanished dotlock is noticed by whoever judges it; nothing to do here.
       }
     },
     stillHeld() {
-      try {
-        return sameLockFile(lockFileIdentity(lockPath), dotlock);
-      } catch (error) {
-        if (isNotFound(error)) return false;
-        throw error;
-      }
+      return ownDotlockInPlace(lockPath, dotlock);
     },
   };
   try {
@@ -291,6 +159,6 @@ async function runLocked<T>(lockPath: string, taken: LockFileIdentity, fd: numbe
   } finally {
     // Closing the descriptor releases the fcntl lock; the dotlock goes after it, as MDAs wait on it first.
     if (fd !== undefined) closeSync(fd);
-    unlinkIfSame(lockPath, dotlock);
+    releaseDotlock(lockPath, dotlock);
   }
 }

@@ -8,7 +8,7 @@
  * message is read as mboxcl2 (Solaris mail): its body may hold unquoted From_ lines and is not
  * unquoted. Off (the default), Content-Length is ignored, as a sender can forge it.
  */
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { readSync } from "node:fs";
 import { isBlankLine, isFromLine, isQuotedFromLine, MAX_FROM_LINE_BYTES, type FromQuoting } from "./mbox-format.ts";
 import { LineSplitter, type LineSink } from "./line-splitter.ts";
 import { messageIdentity } from "./message-identity.ts";
@@ -269,14 +269,4 @@ export function scanMboxSync(fd: number, start: number, end: number, options: Pa
 function finishScan(parser: MboxParser, splitter: LineSplitter): ScanResult {
   parser.end(splitter.endOffset);
   return { messages: parser.messages, junkBeforeFirstMessage: parser.junkBeforeFirstMessage, end: splitter.endOffset };
-}
-
-/** Parse a whole file by path (tests and tools). */
-export function scanMboxFile(path: string, options: ParseOptions): ScanResult {
-  const fd = openSync(path, "r");
-  try {
-    return scanMboxSync(fd, 0, fstatSync(fd).size, options);
-  } finally {
-    closeSync(fd);
-  }
 }

@@ -212,12 +212,31 @@ describe("standalone -H with pop3s: haproxy passes TLS through in TCP mode", () 
     const port = server.port({ tls: true, proxy: true });
     // a ClientHello recorded from openssl, behind the header in the same write
     const hello = await clientHello(pki);
-    const got = await rawExchange(port, [Buffer.concat([Buffer.from("PROXY TCP4 192.0.2.7 127.0.0.1 5555 995\r\n"), hello])]);
+    const got = await firstReply(port, Buffer.concat([Buffer.from("PROXY TCP4 192.0.2.7 127.0.0.1 5555 995\r\n"), hello]));
     // a TLS handshake record (ServerHello, content type 22) must come back, not silence
     expect(got.length).toBeGreaterThan(0);
     expect(got.charCodeAt(0)).toBe(0x16);
   });
 });
+
+/** Send `bytes` in one write and return the server's first reply (empty if it closes without one). */
+async function firstReply(port: number, bytes: Uint8Array): Promise<string> {
+  const { promise, resolve } = Promise.withResolvers<string>();
+  const socket = await Bun.connect({
+    hostname: "127.0.0.1",
+    port,
+    socket: {
+      data: (_s, chunk) => resolve(Buffer.from(chunk).toString("latin1")),
+      close: () => resolve(""),
+      error: () => resolve(""),
+    },
+  });
+  socket.setNoDelay(true);
+  if (socket.write(bytes) !== bytes.length) throw new Error("short write on a fresh connection");
+  const got = await promise;
+  socket.end();
+  return got;
+}
 
 /** The first flight of `openssl s_client` (its ClientHello), captured through a one-shot listener. */
 async function clientHello(p: Pki): Promise<Buffer> {

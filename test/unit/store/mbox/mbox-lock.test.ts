@@ -2,7 +2,8 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, openSync, readFileSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { FileLockTimeoutError } from "../../../../src/sys/file-lock.ts";
-import { closeMboxDescriptor, DOTLOCK_STALE_MS, dotlockPath, withMboxLock } from "../../../../src/store/mbox/mbox-lock.ts";
+import { closeMboxDescriptor, withMboxLock } from "../../../../src/store/mbox/mbox-lock.ts";
+import { DOTLOCK_STALE_MS, dotlockPath } from "../../../../src/store/mbox/dotlock.ts";
 import { PYTHON, readLine, tempDir } from "./mbox-test-kit.ts";
 
 /** A python process holding an fcntl write lock on `path` until its stdin closes. */
