@@ -11,6 +11,7 @@ export const BINARY = join(ROOT, "dist", "pop3d");
 /** Clock ticks per second for /proc/<pid>/stat CPU times (USER_HZ, 100 on Linux x86_64). */
 const USER_HZ = 100;
 const READY_TIMEOUT_MS = 10_000;
+const STOP_TIMEOUT_MS = 35_000;
 
 export interface RunningServer {
   pid: number;
@@ -36,8 +37,10 @@ export async function startServer(confPath: string, binary = BINARY): Promise<Ru
     stderr: () => stderrText,
     async stop() {
       proc.kill("SIGTERM");
-      const code = await Promise.race([proc.exited, Bun.sleep(35_000).then(() => -1)]);
-      if (code === -1) proc.kill("SIGKILL");
+      // past the server's own graceful-stop window, give up on it
+      const kill = setTimeout(() => proc.kill("SIGKILL"), STOP_TIMEOUT_MS);
+      const code = await proc.exited;
+      clearTimeout(kill);
       return code;
     },
   };

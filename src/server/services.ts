@@ -11,6 +11,7 @@ import { settingsFromConfig, type SessionSettings } from "../pop3/settings.ts";
 import type { Log } from "../log/log.ts";
 import { LoginDelayStore } from "../store/login-delay.ts";
 import { CyrusStore, cyrusStoreOptions } from "../store/cyrus/index.ts";
+import { MboxStore, type FromQuoting, type MboxUidlSource } from "../store/mbox/index.ts";
 import { join } from "node:path";
 
 export interface Services {
@@ -49,6 +50,17 @@ function buildStore(cfg: Config, log: Log): MailStore {
         });
       } catch (error) {
         throw new ConfigError(`${cfg.file}: pop3_maildir_path: ${(error as Error).message}`, cfg.file, undefined, "pop3_maildir_path");
+      }
+    case "mbox":
+      try {
+        return new MboxStore({
+          pathTemplate: cfg.str("pop3_mbox_path")!,
+          quoting: cfg.enumValue("pop3_mbox_from_quoting") as FromQuoting,
+          contentLength: cfg.bool("pop3_mbox_content_length"),
+          uidls: cfg.enumValue("pop3_mbox_uidl") as MboxUidlSource,
+        });
+      } catch (error) {
+        throw new ConfigError(`${cfg.file}: pop3_mbox_path: ${(error as Error).message}`, cfg.file, undefined, "pop3_mbox_path");
       }
     case "cyrus":
       return new CyrusStore({ ...cyrusStoreOptions(cfg), warn: (m) => log.warning(m) });

@@ -1,8 +1,8 @@
 /**
  * Locking an mbox the way mail delivery agents do, so that we never read a half-appended message
- * and no delivery lands in a file we are replacing: the dotlock `<mbox>.lock` (created with
- * O_EXCL) and an fcntl write lock on the mbox itself — procmail, postfix local(8) and dovecot-lda
- * take both by default. The locks are held only while the mbox is parsed and while a QUIT rewrites
+ * and no delivery lands in a file we are replacing: the dotlock `<mbox>.lock` (dotlock.ts) and an
+ * fcntl write lock on the mbox itself — procmail, postfix local(8) and dovecot-lda take both by
+ * default. The locks are held only while the mbox is parsed and while a QUIT rewrites
  * it, never across a session (§5.7). When the second lock is busy the first is dropped before
  * waiting, so a program taking them in the other order cannot deadlock with us.
  */
