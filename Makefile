@@ -16,7 +16,8 @@ build: $(BINARY)
 
 $(BINARY): node_modules/.installed $(SOURCES)
 	@mkdir -p dist
-	$(BUN) build --compile --minify --bytecode --format=esm src/main.ts --outfile $(BINARY)
+	$(BUN) build --compile --minify --bytecode --format=esm \
+	  --no-compile-autoload-dotenv --no-compile-autoload-bunfig src/main.ts --outfile $(BINARY)
 
 # Runs every test (unit and end-to-end against the compiled binary); the last line is
 # "N passed, M failed" for CI.

@@ -17,9 +17,9 @@ export const MIN_IDLE_TIMEOUT_SECONDS = 600;
 /** Cyrus sleeps a hard 3 s before every "Unable to open maildrop" reply (§6.5). */
 export const MAILDROP_OPEN_FAILURE_PAUSE_MS = 3000;
 
-/** Output chunk size for message streaming: big enough for throughput, small enough that a
- *  thousand sessions stay cheap (bun-findings §7 measured 64–256 KiB as the sweet spot). */
-export const STREAM_READ_CHUNK = 64 * 1024;
+/** Read size for message streaming (one process-wide buffer, so its size costs nothing per session);
+ *  bun-findings §7 and bench/RESULTS.md measured 256 KiB a little faster than 64 KiB. */
+export const STREAM_READ_CHUNK = 256 * 1024;
 
 /** Pipelined input buffered while a response is still being written; beyond this we stop reading
  *  from the socket (pause) so a client that never reads cannot make us buffer without bound. */

@@ -78,7 +78,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const preliminaryMode = chooseMode(cli, undefined);
-  if (preliminaryMode === "standalone") await installStderrSink();
+  if (preliminaryMode === "standalone") installStderrSink();
   if (preliminaryMode === "master") {
     for (const name of ["CYRUS_SERVICE", "CYRUS_ID"]) {
       if (process.env[name] === undefined) {
@@ -103,7 +103,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const mode = chooseMode(cli, cfg);
   if (mode === "standalone") {
-    if (preliminaryMode !== "standalone") await installStderrSink();
+    if (preliminaryMode !== "standalone") installStderrSink();
   } else {
     installSink(
       syslogSink({

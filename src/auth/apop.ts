@@ -1,8 +1,7 @@
 /**
  * APOP (RFC 1939 §7): the banner challenge, the argument parser and the digest (§3, §6.3).
  */
-import { md5 } from "@noble/hashes/legacy.js";
-import { bytesToHex } from "@noble/hashes/utils.js";
+import { noble } from "./noble.ts";
 import { constantTimeEqualStrings } from "./passdb/constant-time.ts";
 
 const utf8 = new TextEncoder();
@@ -37,7 +36,7 @@ export function parseApopArgument(arg: string): ApopArgs {
 
 /** MD5 of challenge + shared secret, in lowercase hex. */
 export function apopDigest(challenge: string, secret: string): string {
-  return bytesToHex(md5(utf8.encode(challenge + secret)));
+  return noble.utils.bytesToHex(noble.legacy.md5(utf8.encode(challenge + secret)));
 }
 
 /** Compares a client digest (from parseApopArgument) with the expected one in constant time. */

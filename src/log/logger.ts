@@ -26,8 +26,10 @@ export function installExtraSink(next: LogSink | undefined): void {
 }
 
 /** stderr through tslog, for standalone foreground runs. */
-export async function installStderrSink(minLevel: LogLevel = "info"): Promise<void> {
-  const { Logger } = await import("tslog");
+export function installStderrSink(minLevel: LogLevel = "info"): void {
+  // require, not import(): the bundler would hoist tslog's node:util/os/path imports into every
+  // process's start-up, inetd ones included (bench/RESULTS.md)
+  const { Logger } = require("tslog") as typeof import("tslog");
   const logger = new Logger<unknown>({
     type: "hidden",
     minLevel: TSLOG_LEVEL[minLevel],

@@ -2,7 +2,7 @@
  * The shutdown file (§4.1 step 3): `<configdirectory>/msg/shutdown.<service>` or
  * `<configdirectory>/msg/shutdown` makes every session say `-ERR [SYS/TEMP] <first line>` and close.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { shutdownNotice } from "./responses.ts";
 
@@ -13,6 +13,8 @@ export function shutdownFilePaths(configDirectory: string, service: string): str
 /** The notice to send, or undefined when no shutdown file exists. */
 export function checkShutdownFiles(paths: readonly string[]): string | undefined {
   for (const path of paths) {
+    // checked before every command: a cheap stat, not a failing open that throws
+    if (!existsSync(path)) continue;
     let text: string;
     try {
       text = readFileSync(path, "latin1");

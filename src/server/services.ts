@@ -10,8 +10,12 @@ import { MaildirStore } from "../store/maildir/index.ts";
 import { settingsFromConfig, type SessionSettings } from "../pop3/settings.ts";
 import type { Log } from "../log/log.ts";
 import { LoginDelayStore } from "../store/login-delay.ts";
-import { CyrusStore, cyrusStoreOptions } from "../store/cyrus/index.ts";
-import { MboxStore, type FromQuoting, type MboxUidlSource } from "../store/mbox/index.ts";
+import type { FromQuoting, MboxUidlSource } from "../store/mbox/index.ts";
+
+// The mbox and Cyrus stores are evaluated only when the config selects them: loading them costs
+// every inetd-spawned process several milliseconds before its greeting (bench/RESULTS.md).
+const loadMboxStore = () => require("../store/mbox/index.ts") as typeof import("../store/mbox/index.ts");
+const loadCyrusStore = () => require("../store/cyrus/index.ts") as typeof import("../store/cyrus/index.ts");
 import { join } from "node:path";
 
 export interface Services {
@@ -53,6 +57,7 @@ function buildStore(cfg: Config, log: Log): MailStore {
       }
     case "mbox":
       try {
+        const { MboxStore } = loadMboxStore();
         return new MboxStore({
           pathTemplate: cfg.str("pop3_mbox_path")!,
           quoting: cfg.enumValue("pop3_mbox_from_quoting") as FromQuoting,
@@ -62,8 +67,10 @@ function buildStore(cfg: Config, log: Log): MailStore {
       } catch (error) {
         throw new ConfigError(`${cfg.file}: pop3_mbox_path: ${(error as Error).message}`, cfg.file, undefined, "pop3_mbox_path");
       }
-    case "cyrus":
+    case "cyrus": {
+      const { CyrusStore, cyrusStoreOptions } = loadCyrusStore();
       return new CyrusStore({ ...cyrusStoreOptions(cfg), warn: (m) => log.warning(m) });
+    }
     default:
       throw new ConfigError(`${cfg.file}: pop3_mailstore: "${kind}" is not available in this build`, cfg.file, undefined, "pop3_mailstore");
   }

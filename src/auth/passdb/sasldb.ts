@@ -11,7 +11,7 @@
 import { BerkeleyDbFormatError, readBerkeleyHash } from "./berkeley-db-hash.ts";
 import { constantTimeEqual } from "./constant-time.ts";
 import { PassDbUnavailable, type PasswordDb } from "./passdb.ts";
-import { sha256 } from "@noble/hashes/sha2.js";
+import { noble } from "../noble.ts";
 
 /** libsasl's default sasldb_path. */
 export const DEFAULT_SASLDB_PATH = "/etc/sasldb2";
@@ -62,8 +62,8 @@ export class SasldbDb implements PasswordDb {
   async checkPassword(user: string, password: string): Promise<boolean> {
     const secret = await this.secretBytes(user);
     // Digests of both sides: the comparison hides the stored length, and a missing user costs the same.
-    const stored = sha256(secret ?? crypto.getRandomValues(new Uint8Array(16)));
-    const matches = constantTimeEqual(sha256(utf8.encode(password)), stored);
+    const stored = noble.sha2.sha256(secret ?? crypto.getRandomValues(new Uint8Array(16)));
+    const matches = constantTimeEqual(noble.sha2.sha256(utf8.encode(password)), stored);
     return secret !== undefined && matches;
   }
 

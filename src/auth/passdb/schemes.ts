@@ -2,8 +2,7 @@
  * Password schemes of `{SCHEME}secret` strings, as Dovecot's passwd-files write them.
  * Salted digests are base64(digest(password + salt) + salt); unsalted ones base64 or hex.
  */
-import { sha1 } from "@noble/hashes/legacy.js";
-import { sha256, sha512 } from "@noble/hashes/sha2.js";
+import { noble } from "../noble.ts";
 import { constantTimeEqual } from "./constant-time.ts";
 import { isShaCrypt, verifyShaCrypt } from "./sha-crypt.ts";
 import { isScramScheme, isSupportedScramSecret, scramCostClass, verifyScramSecret } from "./scram-scheme.ts";
@@ -24,13 +23,13 @@ const PLAINTEXT_SCHEMES = new Set(["PLAIN", "CLEARTEXT"]);
 type Digest = { readonly fn: (data: Uint8Array) => Uint8Array; readonly size: number; readonly salted: boolean };
 
 const DIGEST_SCHEMES: Record<string, Digest> = {
-  SHA: { fn: sha1, size: 20, salted: false },
-  SSHA: { fn: sha1, size: 20, salted: true },
-  SHA1: { fn: sha1, size: 20, salted: false },
-  SHA256: { fn: sha256, size: 32, salted: false },
-  SSHA256: { fn: sha256, size: 32, salted: true },
-  SHA512: { fn: sha512, size: 64, salted: false },
-  SSHA512: { fn: sha512, size: 64, salted: true },
+  SHA: { get fn() { return noble.legacy.sha1; }, size: 20, salted: false },
+  SSHA: { get fn() { return noble.legacy.sha1; }, size: 20, salted: true },
+  SHA1: { get fn() { return noble.legacy.sha1; }, size: 20, salted: false },
+  SHA256: { get fn() { return noble.sha2.sha256; }, size: 32, salted: false },
+  SSHA256: { get fn() { return noble.sha2.sha256; }, size: 32, salted: true },
+  SHA512: { get fn() { return noble.sha2.sha512; }, size: 64, salted: false },
+  SSHA512: { get fn() { return noble.sha2.sha512; }, size: 64, salted: true },
 };
 
 const CRYPT_SCHEMES = new Set(["CRYPT", "SHA512-CRYPT", "SHA256-CRYPT"]);
@@ -122,7 +121,7 @@ export function verifySecret(s: StoredSecret, password: string): boolean {
   const pw = utf8.encode(password);
   if (PLAINTEXT_SCHEMES.has(s.scheme)) {
     // Comparing digests hides the stored password's length and where the two first differ.
-    return constantTimeEqual(sha256(pw), sha256(utf8.encode(s.secret)));
+    return constantTimeEqual(noble.sha2.sha256(pw), noble.sha2.sha256(utf8.encode(s.secret)));
   }
   if (CRYPT_SCHEMES.has(s.scheme)) {
     if (s.scheme === "SHA512-CRYPT" && !s.secret.startsWith("$6$")) return false;

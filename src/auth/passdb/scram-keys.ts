@@ -2,10 +2,7 @@
  * SCRAM key derivation (RFC 5802 §3) and the stored-key form Dovecot writes to passwd-files:
  * `{SCRAM-SHA-256}<iterations>,<base64 salt>,<base64 StoredKey>,<base64 ServerKey>`.
  */
-import { hmac } from "@noble/hashes/hmac.js";
-import { sha1 } from "@noble/hashes/legacy.js";
-import { pbkdf2Async } from "@noble/hashes/pbkdf2.js";
-import { sha224, sha256, sha384, sha512 } from "@noble/hashes/sha2.js";
+import { noble } from "../noble.ts";
 import type { CHash } from "@noble/hashes/utils.js";
 
 export type ScramHashName = "SHA-1" | "SHA-224" | "SHA-256" | "SHA-384" | "SHA-512";
@@ -20,11 +17,11 @@ export interface ScramHash {
 }
 
 export const SCRAM_HASHES: Readonly<Record<ScramHashName, ScramHash>> = {
-  "SHA-1": { name: "SHA-1", fn: sha1, size: 20, webCrypto: true },
-  "SHA-224": { name: "SHA-224", fn: sha224, size: 28, webCrypto: false },
-  "SHA-256": { name: "SHA-256", fn: sha256, size: 32, webCrypto: true },
-  "SHA-384": { name: "SHA-384", fn: sha384, size: 48, webCrypto: true },
-  "SHA-512": { name: "SHA-512", fn: sha512, size: 64, webCrypto: true },
+  "SHA-1": { name: "SHA-1", get fn() { return noble.legacy.sha1; }, size: 20, webCrypto: true },
+  "SHA-224": { name: "SHA-224", get fn() { return noble.sha2.sha224; }, size: 28, webCrypto: false },
+  "SHA-256": { name: "SHA-256", get fn() { return noble.sha2.sha256; }, size: 32, webCrypto: true },
+  "SHA-384": { name: "SHA-384", get fn() { return noble.sha2.sha384; }, size: 48, webCrypto: true },
+  "SHA-512": { name: "SHA-512", get fn() { return noble.sha2.sha512; }, size: 64, webCrypto: true },
 };
 
 export interface ScramCredentials {
@@ -53,7 +50,7 @@ export async function saltedPassword(
   iterations: number,
 ): Promise<Uint8Array> {
   const pw = utf8.encode(password);
-  if (!hash.webCrypto) return pbkdf2Async(hash.fn, pw, salt, { c: iterations, dkLen: hash.size });
+  if (!hash.webCrypto) return noble.pbkdf2.pbkdf2Async(hash.fn, pw, salt, { c: iterations, dkLen: hash.size });
   const key = await crypto.subtle.importKey("raw", pw, "PBKDF2", false, ["deriveBits"]);
   const bits = await crypto.subtle.deriveBits(
     // WebCrypto wants an ArrayBuffer-backed view.
@@ -65,7 +62,7 @@ export async function saltedPassword(
 }
 
 export function hmacOf(hash: ScramHash, key: Uint8Array, data: Uint8Array): Uint8Array {
-  return hmac(hash.fn, key, data);
+  return noble.hmac.hmac(hash.fn, key, data);
 }
 
 /** StoredKey = H(HMAC(SaltedPassword, "Client Key")), ServerKey = HMAC(SaltedPassword, "Server Key"). */

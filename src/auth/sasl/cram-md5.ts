@@ -2,9 +2,7 @@
  * CRAM-MD5 (RFC 2195): the server sends `<rand.time@servername>`, the client answers
  * `user SP hex(HMAC-MD5(secret, challenge))`. Needs a plaintext-equivalent secret.
  */
-import { hmac } from "@noble/hashes/hmac.js";
-import { md5 } from "@noble/hashes/legacy.js";
-import { bytesToHex } from "@noble/hashes/utils.js";
+import { noble } from "../noble.ts";
 import { constantTimeEqualStrings } from "../passdb/constant-time.ts";
 import type { SaslContext, SaslExchange, SaslMechanism, SaslStep } from "./mechanism.ts";
 import { authFailure, authorize, badProtocol, decodeUtf8, EXCHANGE_OVER, resolveIdentities } from "./identity.ts";
@@ -18,7 +16,7 @@ export function makeCramChallenge(servername: string): string {
 }
 
 export function cramDigest(secret: string, challenge: string): string {
-  return bytesToHex(hmac(md5, utf8.encode(secret), utf8.encode(challenge)));
+  return noble.utils.bytesToHex(noble.hmac.hmac(noble.legacy.md5, utf8.encode(secret), utf8.encode(challenge)));
 }
 
 class CramMd5Exchange implements SaslExchange {

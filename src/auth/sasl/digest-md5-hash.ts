@@ -2,8 +2,7 @@
  * The DIGEST-MD5 response and rspauth values (RFC 2831 §2.1.2.1, §2.1.3) for qop=auth.
  * Protocol strings are byte strings (one char per byte); the password is a JS string (UTF-8 bytes).
  */
-import { md5 } from "@noble/hashes/legacy.js";
-import { bytesToHex } from "@noble/hashes/utils.js";
+import { noble } from "../noble.ts";
 
 const utf8 = new TextEncoder();
 
@@ -46,7 +45,7 @@ const COLON = new Uint8Array([0x3a]);
 /** H({ username-value, ":", realm-value, ":", passwd }), with or without the 8859-1 folding. */
 export function userSecret(username: string, realm: string, password: string, fold: boolean): Uint8Array {
   const f = (b: Uint8Array) => (fold ? foldTo8859_1(b) : b);
-  return md5(concat([f(bytesOf(username)), COLON, f(bytesOf(realm)), COLON, f(utf8.encode(password))]));
+  return noble.legacy.md5(concat([f(bytesOf(username)), COLON, f(bytesOf(realm)), COLON, f(utf8.encode(password))]));
 }
 
 export interface DigestParams {
@@ -61,7 +60,7 @@ export interface DigestParams {
 }
 
 function hexMd5(byteString: string | Uint8Array): string {
-  return bytesToHex(md5(typeof byteString === "string" ? bytesOf(byteString) : byteString));
+  return noble.utils.bytesToHex(noble.legacy.md5(typeof byteString === "string" ? bytesOf(byteString) : byteString));
 }
 
 function ha1(secret: Uint8Array, p: DigestParams): string {
