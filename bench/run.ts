@@ -2,7 +2,7 @@
  * `make bench`: builds a spool in a temp dir, starts dist/pop3d on it and prints figures against
  * the targets (sessions/s, large RETR, many-message LIST, idle session memory, stdio greeting).
  * It never asserts and always exits 0; a figure that could not be taken is shown as n/a.
- *   bun run bench/run.ts [--quick] [--only sessions,retr,list,idle,stdio,tls] [--json FILE] [--binary PATH]
+ *   bun run bench/run.ts [--quick] [--only sessions,retr,list,idle,stdio,tls,maildir100k] [--json FILE] [--binary PATH]
  * --binary measures another build (e.g. one compiled with a different chunk size) instead of dist/pop3d.
  */
 import { existsSync, statSync, writeFileSync } from "node:fs";
@@ -20,6 +20,7 @@ import { measureLargeRetr, type LargeRetrResult } from "./scenarios/large-retr.t
 import { measureRawCopy, type RawCopyResult } from "./scenarios/raw-copy.ts";
 import { measureStdioBaselines, measureStdioGreeting, type GreetingResult } from "./scenarios/stdio-greeting.ts";
 import { measureTls, type TlsFigures } from "./tls-bench.ts";
+import { measureHugeMaildir, type HugeMaildirResult } from "./scenarios/huge-maildir.ts";
 
 const { values: args } = parseArgs({
   args: Bun.argv.slice(2),
@@ -32,7 +33,7 @@ const { values: args } = parseArgs({
 });
 const binary = resolve(args.binary!);
 const quick = args.quick!;
-const wanted = new Set((args.only ?? "sessions,retr,list,idle,stdio,tls").split(","));
+const wanted = new Set((args.only ?? "sessions,retr,list,idle,stdio,tls,maildir100k").split(","));
 
 const LOAD_CLIENTS = [4, 16, 64];
 const LOAD_USERS = 64;
@@ -43,6 +44,7 @@ const LOAD_ROUNDS = quick ? 1 : 4;
 const LARGE_MESSAGE_BYTES = 100 * 1024 * 1024;
 const LARGE_RETR_REPEATS = quick ? 3 : 7;
 const BIG_LIST_MESSAGES = 20_000;
+const HUGE_MAILDIR_MESSAGES = 100_000;
 const BIG_LIST_LATER_LOGINS = quick ? 5 : 9;
 const IDLE_SESSIONS = 1_000;
 const IDLE_MESSAGES_PER_USER = 20;
@@ -61,6 +63,7 @@ interface Figures {
   stdioForced?: GreetingResult;
   stdioBaselines?: Record<string, GreetingResult>;
   tls?: TlsFigures;
+  hugeMaildir?: HugeMaildirResult;
   errors: string[];
 }
 
@@ -106,6 +109,7 @@ async function main(): Promise<void> {
     const large = wanted.has("retr") ? spool.largeMessage("large", LARGE_MESSAGE_BYTES) : undefined;
     const largeLf = wanted.has("retr") ? spool.largeMessage("largelf", LARGE_MESSAGE_BYTES, "\n") : undefined;
     const many = wanted.has("list") ? spool.manyMessages("many", BIG_LIST_MESSAGES) : undefined;
+    const huge = wanted.has("maildir100k") ? spool.manyMessages("huge", HUGE_MAILDIR_MESSAGES) : undefined;
     const idleUsers = wanted.has("idle") ? spool.linkedUsers("idle", IDLE_SESSIONS, IDLE_MESSAGES_PER_USER) : [];
     spool.finish();
     const builtAt = Date.now();
@@ -169,6 +173,19 @@ async function main(): Promise<void> {
           log(`   first login (builds the uid list): ${r.first.totalMs.toFixed(1)} ms (PASS ${r.first.passMs.toFixed(1)}, LIST ${r.first.listMs.toFixed(1)}), ${r.first.messages} lines`);
           log(`   later logins: median ${r.laterMedianMs.toFixed(1)} ms (PASS ${r.laterPassMedianMs.toFixed(1)}, LIST ${r.laterListMedianMs.toFixed(1)}), range ${r.laterMinMs.toFixed(1)}..${r.laterMaxMs.toFixed(1)}`);
           log(`   login after one new delivery: ${r.afterDelivery.totalMs.toFixed(1)} ms (PASS ${r.afterDelivery.passMs.toFixed(1)}, LIST ${r.afterDelivery.listMs.toFixed(1)}), ${r.afterDelivery.messages} lines`);
+          return r;
+        }),
+      );
+    }
+
+    if (huge) {
+      figures.hugeMaildir = await step(figures, `UIDL and LIST on a ${HUGE_MAILDIR_MESSAGES}-message Maildir`, () =>
+        withServer(spool, async (server) => {
+          const r = await measureHugeMaildir(server.port, server.pid, huge.user, builtAt, quick ? 3 : 7);
+          const show = (s: typeof r.first) => `PASS ${s.passMs.toFixed(0)} ms, UIDL ${s.uidlMs.toFixed(0)} ms, LIST ${s.listMs.toFixed(0)} ms, ${s.lines} lines`;
+          log(`   first login (builds the uid list): ${show(r.first)}`);
+          log(`   later logins (median): PASS ${r.laterPassMedianMs.toFixed(0)} ms, UIDL ${r.laterUidlMedianMs.toFixed(0)} ms, LIST ${r.laterListMedianMs.toFixed(0)} ms`);
+          log(`   server RSS ${(r.rssAfterKb / 1024).toFixed(0)} MB after, peak ${(r.rssPeakKb / 1024).toFixed(0)} MB`);
           return r;
         }),
       );
@@ -276,6 +293,9 @@ function rowsOf(f: Figures): Row[] {
       value: f.tls?.handshakes.find((h) => h.key === "p256" && h.clients === 8)?.perSecond,
       unit: "/s",
     },
+    { figure: "100k Maildir UIDL, later logins", value: f.hugeMaildir?.laterUidlMedianMs, unit: "ms", cyrus: "~92 (100k Cyrus mailbox)" },
+    { figure: "100k Maildir LIST, later logins", value: f.hugeMaildir?.laterListMedianMs, unit: "ms", cyrus: "~76" },
+    { figure: "100k Maildir server peak RSS", value: f.hugeMaildir && f.hugeMaildir.rssPeakKb / 1024, unit: "MB" },
     { figure: "RETR 100 MiB over pop3s", value: f.tls?.retr.find((r) => r.transport === "pop3s")?.medianMBps, unit: "MB/s" },
   ];
 }

@@ -3,7 +3,7 @@ import { fstatSync } from "node:fs";
 import { parseCommandLine, USAGE, UsageError, type CliOptions } from "./cli.ts";
 import { ConfigError, DEFAULT_CONFIG_PATH, describeOptions, loadConfig, type Config } from "./config/index.ts";
 import { IMPLEMENTATION } from "./version.ts";
-import { log, installSink, installStderrSink } from "./log/logger.ts";
+import { log, installSink, installStderrSink, routeThroughTslog } from "./log/logger.ts";
 import { syslogIdent, syslogSink } from "./log/syslog.ts";
 import { buildServices } from "./server/services.ts";
 import { parseListenAddress, runStandalone } from "./server/standalone.ts";
@@ -203,7 +203,11 @@ async function main(argv: string[]): Promise<number> {
     tls: currentTls,
     implicitTls: cli.implicitTls,
     haproxy: cli.haproxy,
-    track: (s: Session | undefined) => (current = s),
+    track: (s: Session | undefined) => {
+      current = s;
+      // the greeting is on its way: now tslog may load (see log/logger.ts)
+      if (s) setTimeout(routeThroughTslog, 0);
+    },
   };
   if (mode === "master") {
     master = new MasterService({
