@@ -36,7 +36,8 @@ interface PathMutex {
 }
 const heldPaths = new Map<string, PathMutex>();
 
-async function acquireInProcess(path: string, deadline: number, onTimeout: () => Error): Promise<void> {
+/** Wait for this process's turn on `path` (other in-process holders), until `deadline`. */
+export async function acquireProcessTurn(path: string, deadline: number, onTimeout: () => Error): Promise<void> {
   const mutex = heldPaths.get(path);
   if (mutex === undefined) {
     heldPaths.set(path, { waiters: [] });
@@ -56,7 +57,12 @@ async function acquireInProcess(path: string, deadline: number, onTimeout: () =>
   });
 }
 
-function releaseInProcess(path: string): void {
+/** Whether some session of this process holds its turn on `path`. */
+export function processTurnHeld(path: string): boolean {
+  return heldPaths.has(path);
+}
+
+export function releaseProcessTurn(path: string): void {
   const mutex = heldPaths.get(path);
   if (mutex === undefined) return;
   const next = mutex.waiters.shift();
@@ -73,7 +79,13 @@ function describeHolder(fd: number, type: "read" | "write"): string {
   }
 }
 
-async function acquireFcntl(fd: number, type: "read" | "write", deadline: number, onTimeout: (holder: string) => Error): Promise<void> {
+/** F_SETLK retried on a backing-off timer until `deadline`; `onTimeout` gets " (held by pid N)". */
+export async function waitForFcntlLock(
+  fd: number,
+  type: "read" | "write",
+  deadline: number,
+  onTimeout: (holder: string) => Error,
+): Promise<void> {
   let delay = LOCK_RETRY_FIRST_MS;
   while (!fcntlSetLock(fd, type)) {
     const remaining = deadline - Date.now();
@@ -95,18 +107,18 @@ export async function withFileLock<T>(
   timeoutMs = DEFAULT_LOCK_TIMEOUT_MS,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  await acquireInProcess(path, deadline, () => new FileLockTimeoutError(path, type, timeoutMs, " (held in this process)"));
+  await acquireProcessTurn(path, deadline, () => new FileLockTimeoutError(path, type, timeoutMs, " (held in this process)"));
   try {
     const access = type === "write" ? constants.O_RDWR : constants.O_RDONLY;
     const fd = openSync(path, access | constants.O_CREAT, LOCK_FILE_MODE);
     try {
-      await acquireFcntl(fd, type, deadline, (holder) => new FileLockTimeoutError(path, type, timeoutMs, holder));
+      await waitForFcntlLock(fd, type, deadline, (holder) => new FileLockTimeoutError(path, type, timeoutMs, holder));
       return await fn();
     } finally {
       // Closing the descriptor releases the lock (POSIX), even if fn left the file in a bad state.
       closeSync(fd);
     }
   } finally {
-    releaseInProcess(path);
+    releaseProcessTurn(path);
   }
 }

@@ -14,7 +14,7 @@ export const ROOT: string = resolve(import.meta.dir, "../..");
 export const BINARY: string = join(ROOT, "dist/pop3d");
 
 /** Deterministic generator of the 7 anchor messages (01.eml … 07.eml + MANIFEST). */
-const GENERATOR = join(ROOT, "test/e2e/fixtures/gen-messages.py");
+const GENERATOR = join(ROOT, "test/fixtures/gen-messages.py");
 const ANCHOR_COUNT = 7;
 
 export interface Fixture {

@@ -9,14 +9,12 @@
  */
 import { closeSync, constants, fstatSync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
-import { fcntlGetLock, fcntlSetLock } from "../../sys/libc.ts";
+import { acquireProcessTurn, releaseProcessTurn, waitForFcntlLock } from "../../sys/file-lock.ts";
 
 export type LockMode = "shared" | "exclusive";
 
 /** Long enough for Cyrus to rewrite a big index, short enough to answer the POP client in time. */
 export const CYRUS_LOCK_TIMEOUT_MS = 20_000;
-const RETRY_FIRST_MS = 2;
-const RETRY_MAX_MS = 50;
 /** Cyrus creates lock files 0666 and their directories 0755, both filtered by the umask (mboxname_lock). */
 const LOCK_FILE_MODE = 0o666;
 const LOCK_DIR_MODE = 0o755;
@@ -39,54 +37,12 @@ export interface HeldLock {
   release(): void;
 }
 
-const pathMutexes = new Map<string, Array<() => void>>();
-
-async function enterPath(path: string, deadline: number, mode: LockMode): Promise<void> {
-  const waiters = pathMutexes.get(path);
-  if (waiters === undefined) {
-    pathMutexes.set(path, []);
-    return;
-  }
-  await new Promise<void>((resolve, reject) => {
-    const grant = (): void => {
-      clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      const at = waiters.indexOf(grant);
-      if (at >= 0) waiters.splice(at, 1);
-      reject(new CyrusLockTimeoutError(path, mode, " (held by another session of this process)"));
-    }, Math.max(0, deadline - Date.now()));
-    waiters.push(grant);
-  });
+function enterPath(path: string, deadline: number, mode: LockMode): Promise<void> {
+  return acquireProcessTurn(path, deadline, () => new CyrusLockTimeoutError(path, mode, " (held by another session of this process)"));
 }
 
-function leavePath(path: string): void {
-  const waiters = pathMutexes.get(path);
-  if (waiters === undefined) return;
-  const next = waiters.shift();
-  if (next === undefined) pathMutexes.delete(path);
-  else next();
-}
-
-function holderOf(fd: number, type: "read" | "write"): string {
-  try {
-    const holder = fcntlGetLock(fd, type);
-    return holder === null ? "" : ` (held by pid ${holder.pid})`;
-  } catch {
-    return "";
-  }
-}
-
-async function fcntlWait(fd: number, path: string, mode: LockMode, deadline: number): Promise<void> {
-  const type = mode === "exclusive" ? "write" : "read";
-  let delay = RETRY_FIRST_MS;
-  while (!fcntlSetLock(fd, type)) {
-    const remaining = deadline - Date.now();
-    if (remaining <= 0) throw new CyrusLockTimeoutError(path, mode, holderOf(fd, type));
-    await Bun.sleep(Math.min(delay, remaining));
-    delay = Math.min(delay * 2, RETRY_MAX_MS);
-  }
+function fcntlWait(fd: number, path: string, mode: LockMode, deadline: number): Promise<void> {
+  return waitForFcntlLock(fd, mode === "exclusive" ? "write" : "read", deadline, (holder) => new CyrusLockTimeoutError(path, mode, holder));
 }
 
 function heldLock(path: string, fd: number): HeldLock {
@@ -100,7 +56,7 @@ function heldLock(path: string, fd: number): HeldLock {
       try {
         closeSync(fd); // drops the fcntl lock
       } finally {
-        leavePath(path);
+        releaseProcessTurn(path);
       }
     },
   };
@@ -131,7 +87,7 @@ export async function lockNameFile(path: string, mode: LockMode, timeoutMs = CYR
     return heldLock(path, fd);
   } catch (error) {
     if (fd >= 0) closeSync(fd);
-    leavePath(path);
+    releaseProcessTurn(path);
     throw error;
   }
 }
@@ -160,7 +116,7 @@ export async function lockDataFile(
     }
   } catch (error) {
     if (fd >= 0) closeSync(fd);
-    leavePath(path);
+    releaseProcessTurn(path);
     throw error;
   }
 }

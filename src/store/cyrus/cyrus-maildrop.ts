@@ -7,7 +7,7 @@ import { commitToMailbox, type CommitTarget } from "./cyrus-commit.ts";
 import type { CyrusStoreOptions } from "./cyrus-settings.ts";
 import { messageFile } from "./mailbox-files.ts";
 import type { CyrusMessage } from "./mailbox-open.ts";
-import { CyrusMessageSource } from "./message-source.ts";
+import { openCyrusMessage } from "./message-source.ts";
 
 export class CyrusMaildrop implements Maildrop {
   private readonly sources = new Set<MessageSource>();
@@ -37,7 +37,7 @@ export class CyrusMaildrop implements Maildrop {
   open(index: number): MessageSource {
     const message = this.message(index);
     const where = [messageFile(this.target.files, message.uid, message.archived), messageFile(this.target.files, message.uid, !message.archived)];
-    const source = new CyrusMessageSource([...new Set(where)], (s) => this.sources.delete(s));
+    const source = openCyrusMessage([...new Set(where)], (s) => this.sources.delete(s));
     this.sources.add(source);
     return source;
   }

@@ -8,7 +8,7 @@ import { StoreError, type CommitRequest, type CommitResult, type Maildrop, type 
 import { FileLockTimeoutError, withFileLock } from "../../sys/file-lock.ts";
 import { nameWithSeenFlag } from "./maildir-name.ts";
 import { messagePath, sameFile, scanMaildir, type MaildirFile } from "./maildir-scan.ts";
-import { MaildirMessageSource } from "./message-source.ts";
+import { FileMessageSource } from "../file-message-source.ts";
 import { errorCode, isNotFound } from "./store-errors.ts";
 import type { MaildirMessage } from "./maildir-message.ts";
 import { UNKNOWN_CTIMES } from "./directory-state.ts";
@@ -41,7 +41,7 @@ export class MaildirMaildrop implements Maildrop {
     for (;;) {
       const path = messagePath(this.dir, message.file);
       try {
-        const source = new MaildirMessageSource(openSync(path, "r"), path, (closed) => this.sources.delete(closed));
+        const source = new FileMessageSource(openSync(path, "r"), path, (closed) => this.sources.delete(closed));
         this.sources.add(source);
         return source;
       } catch (error) {

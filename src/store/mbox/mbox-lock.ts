@@ -7,7 +7,13 @@
  * waiting, so a program taking them in the other order cannot deadlock with us.
  */
 import { closeSync, constants, fstatSync, openSync, statSync } from "node:fs";
-import { DEFAULT_LOCK_TIMEOUT_MS, FileLockTimeoutError } from "../../sys/file-lock.ts";
+import {
+  acquireProcessTurn,
+  DEFAULT_LOCK_TIMEOUT_MS,
+  FileLockTimeoutError,
+  processTurnHeld,
+  releaseProcessTurn,
+} from "../../sys/file-lock.ts";
 import { fcntlSetLock } from "../../sys/libc.ts";
 import { errorCode, isNotFound } from "../maildir/store-errors.ts";
 import { dotlockPath, ownDotlockInPlace, releaseDotlock, touchDotlock, tryDotlock, type OwnDotlock } from "./dotlock.ts";
@@ -32,46 +38,22 @@ export interface MboxLock {
 // the process's locks on it. So sessions of one process take turns per mbox, and a descriptor of an
 // mbox closed while another session holds the lock is closed only once the lock is released.
 
-interface Turn {
-  waiters: Array<() => void>;
-  deferredCloses: number[];
-}
-const turns = new Map<string, Turn>();
-
-async function takeTurn(path: string, deadline: number, onTimeout: () => Error): Promise<void> {
-  const turn = turns.get(path);
-  if (turn === undefined) {
-    turns.set(path, { waiters: [], deferredCloses: [] });
-    return;
-  }
-  await new Promise<void>((resolve, reject) => {
-    const grant = (): void => {
-      clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      const at = turn.waiters.indexOf(grant);
-      if (at >= 0) turn.waiters.splice(at, 1);
-      reject(onTimeout());
-    }, Math.max(0, deadline - Date.now()));
-    turn.waiters.push(grant);
-  });
-}
+/** Descriptors of an mbox closed while a session held its turn, closed when the turn ends. */
+const deferredCloses = new Map<string, number[]>();
 
 function endTurn(path: string): void {
-  const turn = turns.get(path);
-  if (turn === undefined) return;
-  for (const fd of turn.deferredCloses.splice(0)) closeSync(fd);
-  const next = turn.waiters.shift();
-  if (next === undefined) turns.delete(path);
-  else next();
+  const fds = deferredCloses.get(path);
+  deferredCloses.delete(path);
+  for (const fd of fds ?? []) closeSync(fd);
+  releaseProcessTurn(path);
 }
 
 /** Close a descriptor of the mbox at `path` without dropping a lock another session holds on it. */
 export function closeMboxDescriptor(path: string, fd: number): void {
-  const turn = turns.get(path);
-  if (turn === undefined) closeSync(fd);
-  else turn.deferredCloses.push(fd);
+  if (!processTurnHeld(path)) return closeSync(fd);
+  const fds = deferredCloses.get(path);
+  if (fds) fds.push(fd);
+  else deferredCloses.set(path, [fd]);
 }
 
 // ---- the mbox and its fcntl lock ---------------------------------------------------------------------
@@ -105,7 +87,7 @@ function stillNamed(path: string, fd: number): boolean {
 export async function withMboxLock<T>(path: string, fn: (lock: MboxLock) => T | Promise<T>, timeoutMs = DEFAULT_LOCK_TIMEOUT_MS): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   const lockPath = dotlockPath(path);
-  await takeTurn(path, deadline, () => new FileLockTimeoutError(path, "write", timeoutMs, " (held in this process)"));
+  await acquireProcessTurn(path, deadline, () => new FileLockTimeoutError(path, "write", timeoutMs, " (held in this process)"));
   try {
     for (let delay = RETRY_FIRST_MS; ; delay = Math.min(delay * 2, RETRY_MAX_MS)) {
       const dotlock = tryDotlock(lockPath);

@@ -1,15 +1,15 @@
 import { closeSync, readSync } from "node:fs";
-import { StoreError, type MessageSource } from "../maildrop.ts";
+import { StoreError, type MessageSource } from "./maildrop.ts";
 
 /**
- * The raw bytes of one message file; the session turns them into CRLF and dot-stuffs them. The
- * descriptor keeps the file readable even if it is renamed or unlinked meanwhile.
+ * The raw bytes of one message file on an open descriptor; the session turns them into CRLF and
+ * dot-stuffs them. The descriptor keeps the file readable even if it is renamed or unlinked meanwhile.
  */
-export class MaildirMessageSource implements MessageSource {
+export class FileMessageSource implements MessageSource {
   constructor(
     private fd: number,
     private readonly path: string,
-    private readonly onClose: (source: MaildirMessageSource) => void,
+    private readonly onClose: (source: FileMessageSource) => void,
   ) {}
 
   read(into: Buffer): number {
