@@ -288,6 +288,8 @@ export class Session {
   private async loop(): Promise<void> {
     try {
       for (;;) {
+        // the greeting (or the last answer) goes out before the per-command bookkeeping
+        this.flush();
         this.updateRegistry();
         const notice = checkShutdownFiles(this.settings.shutdownFiles);
         if (notice !== undefined) {

@@ -5,7 +5,7 @@ import { nextLastLogin } from "../../../src/store/login-delay.ts";
 
 describe("syslog lines (§10)", () => {
   test("RFC 3164 shape with PRI = facility * 8 + severity", () => {
-    const when = new Date(2026, 10, 9, 4, 5, 6);
+    const when = new Date(Date.UTC(2026, 10, 9, 4, 5, 6));
     expect(formatSyslogLine(22, "notice", "pop3", 42, "graceful shutdown", when)).toBe("<181>Nov  9 04:05:06 pop3[42]: graceful shutdown");
     expect(formatSyslogLine(2, "err", "x/pop3s", 7, "m", when)).toBe("<19>Nov  9 04:05:06 x/pop3s[7]: m");
   });
