@@ -288,8 +288,7 @@ export class Session {
   private async loop(): Promise<void> {
     try {
       for (;;) {
-        // the greeting (or the last answer) goes out before the per-command bookkeeping
-        this.flush();
+        // as in Cyrus, the proc entry is written before the pending output (the greeting) is flushed
         this.updateRegistry();
         const notice = checkShutdownFiles(this.settings.shutdownFiles);
         if (notice !== undefined) {
