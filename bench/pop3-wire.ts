@@ -32,12 +32,14 @@ export class PopWire {
   /** Bytes received over the connection's lifetime. */
   received = 0;
 
-  static async connect(hostname: string, port: number): Promise<PopWire> {
+  /** `tls`: pop3s, without certificate verification (the figures are the server's). */
+  static async connect(hostname: string, port: number, options: { tls?: boolean } = {}): Promise<PopWire> {
     const wire = new PopWire();
     wire.socket = await Bun.connect<PopWire>({
       hostname,
       port,
       data: wire,
+      ...(options.tls ? { tls: { rejectUnauthorized: false } } : {}),
       socket: {
         data: (s, chunk) => s.data.onData(chunk),
         close: (s) => s.data.onClose(new Error("connection closed by server")),

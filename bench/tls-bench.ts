@@ -12,7 +12,7 @@ import { parseArgs } from "node:util";
 import { BenchSpool } from "./fixtures.ts";
 import { loadAverage, machineDescription } from "./machine.ts";
 import { BINARY, cpuSeconds, procStatusKb, sampleRss } from "./server.ts";
-import { TlsWire } from "./tls-wire.ts";
+import { PopWire } from "./pop3-wire.ts";
 
 const LARGE_MESSAGE_BYTES = 100 * 1024 * 1024;
 const READY_TIMEOUT_MS = 10_000;
@@ -99,7 +99,7 @@ async function startTlsServer(binary: string, spool: BenchSpool, cert: string, k
 
 /** One pop3s session without login: handshake, greeting, QUIT, server close. */
 async function greetAndQuit(port: number): Promise<void> {
-  const wire = await TlsWire.connect(port, true);
+  const wire = await PopWire.connect("127.0.0.1", port, { tls: true });
   try {
     const greeting = await wire.readLine();
     if (!greeting.startsWith("+OK")) throw new Error(`greeting: ${greeting}`);
@@ -134,7 +134,7 @@ async function measureHandshakes(server: Server, key: KeyKind, clients: number, 
 }
 
 async function measureRetr(server: Server, transport: "pop3s" | "plain", user: { name: string; password: string }, repeats: number): Promise<RetrResult> {
-  const wire = await TlsWire.connect(transport === "pop3s" ? server.tlsPort : server.plainPort, transport === "pop3s");
+  const wire = await PopWire.connect("127.0.0.1", transport === "pop3s" ? server.tlsPort : server.plainPort, { tls: transport === "pop3s" });
   await wire.readLine();
   await wire.command(`USER ${user.name}`);
   await wire.command(`PASS ${user.password}`);
@@ -145,7 +145,7 @@ async function measureRetr(server: Server, transport: "pop3s" | "plain", user: {
   for (let i = 0; i < repeats; i++) {
     const sampler = sampleRss(server.pid);
     const t0 = performance.now();
-    wireBytes = await wire.multiline("RETR 1");
+    wireBytes = (await wire.multiline("RETR 1")).bytes;
     const s = (performance.now() - t0) / 1000;
     rssPeakKb = Math.max(rssPeakKb, sampler.stop());
     runs.push(wireBytes / 1e6 / s);

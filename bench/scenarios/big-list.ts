@@ -15,23 +15,46 @@ export interface ListTiming {
   messages: number;
 }
 
-export async function timedLoginList(port: number, user: Credentials): Promise<ListTiming> {
+export interface TimedSession {
+  passMs: number;
+  /** Per listing command: time from sending it to the last byte of its answer. */
+  commandMs: number[];
+  /** Lines in the first listing. */
+  lines: number;
+}
+
+/** Log in, then time PASS and each multi-line listing command in turn. */
+export async function timedSession(port: number, user: Credentials, listings: string[]): Promise<TimedSession> {
   const wire = await PopWire.connect("127.0.0.1", port);
   try {
     await wire.readLine();
     await wire.command(`USER ${user.name}`);
     const t0 = performance.now();
     await wire.command(`PASS ${user.password}`);
-    const t1 = performance.now();
-    const { body } = await wire.multiline("LIST", true);
-    const t2 = performance.now();
-    let messages = 0;
-    for (let at = body!.indexOf("\r\n"); at >= 0; at = body!.indexOf("\r\n", at + 2)) messages++;
+    let last = performance.now();
+    const passMs = last - t0;
+    const commandMs: number[] = [];
+    let lines = -1;
+    for (const command of listings) {
+      const { body } = await wire.multiline(command, lines < 0);
+      const now = performance.now();
+      commandMs.push(now - last);
+      last = now;
+      if (lines < 0) {
+        lines = 0;
+        for (let at = body!.indexOf("\r\n"); at >= 0; at = body!.indexOf("\r\n", at + 2)) lines++;
+      }
+    }
     await wire.command("QUIT");
-    return { passMs: t1 - t0, listMs: t2 - t1, totalMs: t2 - t0, messages };
+    return { passMs, commandMs, lines };
   } finally {
     wire.close();
   }
+}
+
+export async function timedLoginList(port: number, user: Credentials): Promise<ListTiming> {
+  const s = await timedSession(port, user, ["LIST"]);
+  return { passMs: s.passMs, listMs: s.commandMs[0]!, totalMs: s.passMs + s.commandMs[0]!, messages: s.lines };
 }
 
 /** Directory ctimes younger than this are not trusted by the server's uid-list cache; wait past it. */

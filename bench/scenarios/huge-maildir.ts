@@ -3,7 +3,7 @@
  * bench/cyrus-uidl.ts): time from the command to the last byte of each full answer, on the first
  * login (which builds the uid list) and on later ones, plus the server's RSS.
  */
-import { PopWire } from "../pop3-wire.ts";
+import { timedSession } from "./big-list.ts";
 import type { Credentials } from "../loadgen.ts";
 import { procStatusKb } from "../server.ts";
 import { median } from "../stats.ts";
@@ -26,24 +26,8 @@ export interface HugeMaildirResult {
 }
 
 async function session(port: number, user: Credentials): Promise<HugeMaildirSession> {
-  const wire = await PopWire.connect("127.0.0.1", port);
-  try {
-    await wire.readLine();
-    await wire.command(`USER ${user.name}`);
-    const t0 = performance.now();
-    await wire.command(`PASS ${user.password}`);
-    const t1 = performance.now();
-    const { body } = await wire.multiline("UIDL", true);
-    const t2 = performance.now();
-    await wire.multiline("LIST", false);
-    const t3 = performance.now();
-    let lines = 0;
-    for (let at = body!.indexOf("\r\n"); at >= 0; at = body!.indexOf("\r\n", at + 2)) lines++;
-    await wire.command("QUIT");
-    return { passMs: t1 - t0, uidlMs: t2 - t1, listMs: t3 - t2, lines };
-  } finally {
-    wire.close();
-  }
+  const s = await timedSession(port, user, ["UIDL", "LIST"]);
+  return { passMs: s.passMs, uidlMs: s.commandMs[0]!, listMs: s.commandMs[1]!, lines: s.lines };
 }
 
 /** Directory ctimes younger than this are not trusted by the server's uid-list cache; wait past it. */
