@@ -7,9 +7,7 @@
  * any descriptor of a file drops every lock the process holds on it. So sessions of one process
  * take turns on a per-path mutex before touching a file's lock, and only the holder opens the file.
  */
-import { closeSync, constants, fstatSync, mkdirSync, openSync, statSync } from "node:fs";
-import { dirname } from "node:path";
-import { acquireProcessTurn, releaseProcessTurn, waitForFcntlLock } from "../../sys/file-lock.ts";
+import { lockFile, type HeldFileLock } from "../../sys/file-lock.ts";
 
 export type LockMode = "shared" | "exclusive";
 
@@ -30,66 +28,25 @@ export class CyrusLockTimeoutError extends Error {
   }
 }
 
-export interface HeldLock {
-  readonly path: string;
-  /** The descriptor the lock lives on; valid until release(). */
-  readonly fd: number;
-  release(): void;
-}
+export type HeldLock = HeldFileLock;
 
-function enterPath(path: string, deadline: number, mode: LockMode): Promise<void> {
-  return acquireProcessTurn(path, deadline, () => new CyrusLockTimeoutError(path, mode, " (held by another session of this process)"));
-}
-
-function fcntlWait(fd: number, path: string, mode: LockMode, deadline: number): Promise<void> {
-  return waitForFcntlLock(fd, mode === "exclusive" ? "write" : "read", deadline, (holder) => new CyrusLockTimeoutError(path, mode, holder));
-}
-
-function heldLock(path: string, fd: number): HeldLock {
-  let released = false;
-  return {
-    path,
-    fd,
-    release() {
-      if (released) return;
-      released = true;
-      try {
-        closeSync(fd); // drops the fcntl lock
-      } finally {
-        releaseProcessTurn(path);
-      }
-    },
-  };
-}
-
-function openLockFile(path: string): number {
-  const flags = constants.O_RDWR | constants.O_CREAT;
-  try {
-    return openSync(path, flags, LOCK_FILE_MODE);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-    mkdirSync(dirname(path), { recursive: true, mode: LOCK_DIR_MODE });
-    return openSync(path, flags, LOCK_FILE_MODE);
-  }
+function timeoutError(path: string, mode: LockMode): (holder: string) => Error {
+  return (holder) =>
+    new CyrusLockTimeoutError(path, mode, holder === " (held in this process)" ? " (held by another session of this process)" : holder);
 }
 
 /**
  * A Cyrus name lock (mboxname_lock): `path` is created, with its directories, if missing. Lock
  * files are never replaced, so the descriptor's inode is the path's.
  */
-export async function lockNameFile(path: string, mode: LockMode, timeoutMs = CYRUS_LOCK_TIMEOUT_MS): Promise<HeldLock> {
-  const deadline = Date.now() + timeoutMs;
-  await enterPath(path, deadline, mode);
-  let fd = -1;
-  try {
-    fd = openLockFile(path);
-    await fcntlWait(fd, path, mode, deadline);
-    return heldLock(path, fd);
-  } catch (error) {
-    if (fd >= 0) closeSync(fd);
-    releaseProcessTurn(path);
-    throw error;
-  }
+export function lockNameFile(path: string, mode: LockMode, timeoutMs = CYRUS_LOCK_TIMEOUT_MS): Promise<HeldLock> {
+  return lockFile(path, mode === "exclusive" ? "write" : "read", {
+    writable: true,
+    create: { mode: LOCK_FILE_MODE, dirMode: LOCK_DIR_MODE },
+    followSymlink: true,
+    timeoutMs,
+    onTimeout: timeoutError(path, mode),
+  });
 }
 
 /**
@@ -97,28 +54,14 @@ export async function lockNameFile(path: string, mode: LockMode, timeoutMs = CYR
  * files): after locking, the descriptor must still be the file at `path`, or we reopen and retry,
  * as Cyrus's mappedfile and lock_reopen do. `writable` opens it read-write.
  */
-export async function lockDataFile(
-  path: string,
-  mode: LockMode,
-  writable: boolean,
-  timeoutMs = CYRUS_LOCK_TIMEOUT_MS,
-): Promise<HeldLock> {
-  const deadline = Date.now() + timeoutMs;
-  await enterPath(path, deadline, mode);
-  let fd = -1;
-  try {
-    for (;;) {
-      fd = openSync(path, writable ? constants.O_RDWR : constants.O_RDONLY);
-      await fcntlWait(fd, path, mode, deadline);
-      if (fstatSync(fd).ino === statSync(path).ino) return heldLock(path, fd);
-      closeSync(fd);
-      fd = -1;
-    }
-  } catch (error) {
-    if (fd >= 0) closeSync(fd);
-    releaseProcessTurn(path);
-    throw error;
-  }
+export function lockDataFile(path: string, mode: LockMode, writable: boolean, timeoutMs = CYRUS_LOCK_TIMEOUT_MS): Promise<HeldLock> {
+  return lockFile(path, mode === "exclusive" ? "write" : "read", {
+    writable,
+    mayBeReplaced: true,
+    followSymlink: true,
+    timeoutMs,
+    onTimeout: timeoutError(path, mode),
+  });
 }
 
 /** Locks taken in order and released in reverse, as Cyrus nests them. */

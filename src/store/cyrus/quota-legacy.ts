@@ -5,9 +5,8 @@
  * `%(S (<bytes> [<limit KB>]) M (<messages> [<limit>]) AS (...) NF (...) MODSEQ <n>)`.
  * A writer locks the file, writes `<file>.NEW` (locked too), fsyncs and renames it over the file.
  */
-import { closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
-import { dirname } from "node:path";
-import { fcntlSetLock } from "../../sys/libc.ts";
+import { constants, fsyncSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { lockFile } from "../../sys/file-lock.ts";
 import { lockDataFile } from "./cyrus-lock.ts";
 import { DlistKvList, parseDlistKv, type DlistValue } from "./dlist.ts";
 import { dirHashChar } from "./spool-paths.ts";
@@ -140,27 +139,32 @@ export async function updateQuotaUsage(path: string, mailbox: string, delta: Quo
       }
     }
     entry.modseq += 1;
-    writeReplacement(path, `${formatEntry(entry)}\n`);
+    await writeReplacement(path, `${formatEntry(entry)}\n`);
     return true;
   } finally {
     lock.release();
   }
 }
 
-function writeReplacement(path: string, text: string): void {
+async function writeReplacement(path: string, text: string): Promise<void> {
   const newPath = `${path}.NEW`;
   try {
     unlinkSync(newPath);
   } catch {
     // usually absent
   }
-  mkdirSync(dirname(newPath), { recursive: true, mode: 0o755 });
-  const fd = openSync(newPath, constants.O_CREAT | constants.O_TRUNC | constants.O_RDWR, 0o666);
+  // Locked like Cyrus's own .NEW file, so a reader that reopens after the rename waits for us; taken
+  // through the one lock path, so another session of this process cannot drop it by closing the file.
+  const lock = await lockFile(newPath, "write", {
+    create: { mode: 0o666, dirMode: 0o755 },
+    extraFlags: constants.O_TRUNC,
+    followSymlink: true,
+  });
   try {
-    // Locked like Cyrus's own .NEW file, so a reader that reopens after the rename waits for us.
-    fcntlSetLock(fd, "write");
-    writeSync(fd, Buffer.from(text, "utf8"));
-    fsyncSync(fd);
+    const bytes = Buffer.from(text, "utf8");
+    let written = 0;
+    while (written < bytes.length) written += writeSync(lock.fd, bytes, written, bytes.length - written);
+    fsyncSync(lock.fd);
     renameSync(newPath, path);
   } catch (error) {
     try {
@@ -170,6 +174,6 @@ function writeReplacement(path: string, text: string): void {
     }
     throw error;
   } finally {
-    closeSync(fd);
+    lock.release();
   }
 }

@@ -13,6 +13,7 @@ import {
   FileLockTimeoutError,
   processTurnHeld,
   releaseProcessTurn,
+  retryWithBackoff,
 } from "../../sys/file-lock.ts";
 import { fcntlSetLock } from "../../sys/libc.ts";
 import { errorCode, isNotFound } from "../maildir/store-errors.ts";
@@ -89,30 +90,32 @@ export async function withMboxLock<T>(path: string, fn: (lock: MboxLock) => T | 
   const lockPath = dotlockPath(path);
   await acquireProcessTurn(path, deadline, () => new FileLockTimeoutError(path, "write", timeoutMs, " (held in this process)"));
   try {
-    for (let delay = RETRY_FIRST_MS; ; delay = Math.min(delay * 2, RETRY_MAX_MS)) {
+    let holder = "";
+    // Both locks or neither: each try takes the dotlock, then the fcntl lock, and gives the dotlock
+    // back when the fcntl lock is busy.
+    const bothLocks = (): { dotlock: OwnDotlock; fd: number | undefined } | undefined => {
       const dotlock = tryDotlock(lockPath);
-      let holder = ` (dotlock ${lockPath} exists)`;
-      if (dotlock !== undefined) {
-        let fd: number | undefined;
-        let handedOver = false;
-        try {
-          fd = openMbox(path);
-          if (fd === undefined || (fcntlSetLock(fd, "write") && stillNamed(path, fd))) {
-            handedOver = true;
-            return await runLocked(lockPath, dotlock, fd, fn);
-          }
-          holder = ` (fcntl lock on ${path} held by another process)`;
-        } finally {
-          if (!handedOver) {
-            if (fd !== undefined) closeSync(fd);
-            releaseDotlock(lockPath, dotlock);
-          }
-        }
+      if (dotlock === undefined) {
+        holder = ` (dotlock ${lockPath} exists)`;
+        return undefined;
       }
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) throw new FileLockTimeoutError(path, "write", timeoutMs, holder);
-      await Bun.sleep(Math.min(delay, remaining));
-    }
+      let fd: number | undefined;
+      try {
+        fd = openMbox(path);
+        if (fd === undefined || (fcntlSetLock(fd, "write") && stillNamed(path, fd))) return { dotlock, fd };
+      } catch (error) {
+        if (fd !== undefined) closeSync(fd);
+        releaseDotlock(lockPath, dotlock);
+        throw error;
+      }
+      closeSync(fd);
+      releaseDotlock(lockPath, dotlock);
+      holder = ` (fcntl lock on ${path} held by another process)`;
+      return undefined;
+    };
+    const outcome = await retryWithBackoff(bothLocks, { deadline, firstRetryMs: RETRY_FIRST_MS, maxRetryMs: RETRY_MAX_MS });
+    if (!outcome.done) throw new FileLockTimeoutError(path, "write", timeoutMs, holder);
+    return await runLocked(lockPath, outcome.value.dotlock, outcome.value.fd, fn);
   } finally {
     endTurn(path);
   }
