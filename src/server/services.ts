@@ -51,6 +51,7 @@ function buildStore(cfg: Config, log: Log): MailStore {
         return new MaildirStore({
           pathTemplate: cfg.str("pop3_maildir_path")!,
           markSeen: cfg.bool("popuseimapflags"),
+          warn: (m) => log.warning(m),
         });
       } catch (error) {
         throw new ConfigError(`${cfg.file}: pop3_maildir_path: ${(error as Error).message}`, cfg.file, undefined, "pop3_maildir_path");

@@ -1,6 +1,6 @@
-import { openSync } from "node:fs";
 import { StoreError } from "../maildrop.ts";
 import { FileMessageSource } from "../file-message-source.ts";
+import { openRegularFile } from "../fs/safe-open.ts";
 import { COULD_NOT_READ } from "./cyrus-errors.ts";
 
 /**
@@ -12,7 +12,7 @@ export function openCyrusMessage(paths: readonly string[], onClose: (source: Fil
   let failure: unknown;
   for (const path of paths) {
     try {
-      return new FileMessageSource(openSync(path, "r"), path, onClose);
+      return new FileMessageSource(openRegularFile(path).fd, path, onClose);
     } catch (error) {
       failure ??= error;
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") break;

@@ -1,6 +1,6 @@
 import { statSync } from "node:fs";
 import { MAILDIR_SUBDIRS, type MaildirSubdir } from "./maildir-scan.ts";
-import { maildirStoreError } from "./store-errors.ts";
+import { storeErrorFrom } from "../fs/errors.ts";
 
 /**
  * The ctime of new/ and of cur/ in nanoseconds; 0 stands for "not known". A directory's ctime
@@ -30,7 +30,7 @@ export function directoryCtimes(dir: string): DirectoryCtimes {
     }
     return { new: newDir.ctimeNs, cur: curDir.ctimeNs };
   } catch (error) {
-    throw maildirStoreError(error, `cannot open maildir ${dir}`);
+    throw storeErrorFrom(error, `cannot open maildir ${dir}`);
   }
 }
 

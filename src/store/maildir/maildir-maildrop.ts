@@ -3,16 +3,18 @@
  * order. Mail delivered later is not in it and is never touched; nothing changes on disk before
  * commit() (§5.5, §5.6).
  */
-import { openSync, renameSync, unlinkSync } from "node:fs";
+import { renameSync, unlinkSync } from "node:fs";
+import { isNotRegularFile, openRegularFile } from "../fs/safe-open.ts";
 import { StoreError, type CommitRequest, type CommitResult, type Maildrop, type MessageInfo, type MessageSource } from "../maildrop.ts";
 import { FileLockTimeoutError, withFileLock } from "../../sys/file-lock.ts";
 import { nameWithSeenFlag } from "./maildir-name.ts";
 import { messagePath, sameFile, scanMaildir, type MaildirFile } from "./maildir-scan.ts";
 import { FileMessageSource } from "../file-message-source.ts";
-import { errorCode, isNotFound } from "./store-errors.ts";
+import { errorCode, isNotFound } from "../fs/errors.ts";
+import { fsyncDirectory } from "../fs/durable.ts";
 import type { MaildirMessage } from "./maildir-message.ts";
 import { UNKNOWN_CTIMES } from "./directory-state.ts";
-import { fsyncDirectory, readUidList, UID_LIST_LOCK_FILE, writeUidList } from "./uid-list.ts";
+import { readUidList, UID_LIST_LOCK_FILE, writeUidList } from "./uid-list.ts";
 
 const COULD_NOT_READ = "Could not read message file";
 
@@ -41,11 +43,11 @@ export class MaildirMaildrop implements Maildrop {
     for (;;) {
       const path = messagePath(this.dir, message.file);
       try {
-        const source = new FileMessageSource(openSync(path, "r"), path, (closed) => this.sources.delete(closed));
+        const source = new FileMessageSource(openRegularFile(path).fd, path, (closed) => this.sources.delete(closed));
         this.sources.add(source);
         return source;
       } catch (error) {
-        if (!isNotFound(error)) throw new StoreError("perm", COULD_NOT_READ, `${path}: ${describe(error)}`);
+        if (isNotRegularFile(error) || !isNotFound(error)) throw new StoreError("perm", COULD_NOT_READ, `${path}: ${describe(error)}`);
         if (!this.relocate(message)) throw new StoreError("perm", COULD_NOT_READ, `${path}: message ${message.baseName} is gone`);
       }
     }

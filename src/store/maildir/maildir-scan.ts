@@ -2,9 +2,9 @@
  * Listing of the messages in a Maildir's `new/` and `cur/` (never `tmp/`, where deliveries are still
  * being written), keyed by base name so a message is recognised whatever its flags.
  */
-import { readdirSync } from "node:fs";
+import { readdirSync, type Dirent } from "node:fs";
 import { maildirBaseName } from "./maildir-name.ts";
-import { maildirStoreError } from "./store-errors.ts";
+import { storeErrorFrom } from "../fs/errors.ts";
 
 export type MaildirSubdir = "new" | "cur";
 
@@ -29,22 +29,44 @@ function isMessageName(name: string): boolean {
   return name.charCodeAt(0) !== 46 && !name.includes("\n");
 }
 
+/** Told about each entry that is skipped because it cannot be a message (one log line each). */
+export type SkipReporter = (path: string, why: string) => void;
+
+/**
+ * What a directory entry is, if it is certainly not a message: anything but a regular file (a
+ * symlink could serve a file the user may not read; a FIFO would freeze the process). Entries of
+ * unknown type (some network filesystems) pass here and are checked when opened (fs/safe-open.ts).
+ */
+function notAMessage(entry: Dirent): string | undefined {
+  if (entry.isFile()) return undefined;
+  if (entry.isSymbolicLink()) return "a symlink";
+  if (entry.isDirectory()) return "a directory";
+  if (entry.isFIFO()) return "a FIFO";
+  if (entry.isSocket()) return "a socket";
+  if (entry.isBlockDevice() || entry.isCharacterDevice()) return "a device";
+  return undefined;
+}
+
 /**
  * The messages in `subdirs`, by base name. A base name found in both (a copy mid-move) counts once,
- * at its cur/ location.
+ * at its cur/ location. Entries that are not regular files are left out and reported to `onSkip`.
  */
-export function scanMaildir(dir: string, subdirs: readonly MaildirSubdir[] = MAILDIR_SUBDIRS): Map<string, MaildirFile> {
+export function scanMaildir(dir: string, subdirs: readonly MaildirSubdir[] = MAILDIR_SUBDIRS, onSkip?: SkipReporter): Map<string, MaildirFile> {
   const files = new Map<string, MaildirFile>();
   for (const subdir of MAILDIR_SUBDIRS) {
     if (!subdirs.includes(subdir)) continue;
-    let names: string[];
+    let entries: Dirent[];
     try {
-      names = readdirSync(`${dir}/${subdir}`);
+      entries = readdirSync(`${dir}/${subdir}`, { withFileTypes: true });
     } catch (error) {
-      throw maildirStoreError(error, `cannot list maildir ${dir}/${subdir}`);
+      throw storeErrorFrom(error, `cannot list maildir ${dir}/${subdir}`);
     }
-    for (const name of names) {
-      if (isMessageName(name)) files.set(maildirBaseName(name), { subdir, name });
+    for (const entry of entries) {
+      const name = entry.name;
+      if (!isMessageName(name)) continue;
+      const why = notAMessage(entry);
+      if (why === undefined) files.set(maildirBaseName(name), { subdir, name });
+      else onSkip?.(`${dir}/${subdir}/${name}`, `skipped: ${why}, not a message file`);
     }
   }
   return files;

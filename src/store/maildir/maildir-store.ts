@@ -6,9 +6,10 @@ import { StoreError, type MailStore, type Maildrop } from "../maildrop.ts";
 import { FileLockTimeoutError, withFileLock } from "../../sys/file-lock.ts";
 import { directoryCtimes, settledCtimes, unchangedSubdirs, type DirectoryCtimes } from "./directory-state.ts";
 import { MaildirMaildrop } from "./maildir-maildrop.ts";
-import { MAILDIR_SUBDIRS, scanMaildir, type MaildirFile, type MaildirSubdir } from "./maildir-scan.ts";
-import { resolveMaildirPath, validateMaildirTemplate } from "./path-template.ts";
-import { maildirStoreError } from "./store-errors.ts";
+import { MAILDIR_SUBDIRS, scanMaildir, type MaildirFile, type MaildirSubdir, type SkipReporter } from "./maildir-scan.ts";
+import { validatePathTemplate } from "../fs/path-template.ts";
+import { storeErrorFrom } from "../fs/errors.ts";
+import { resolveMaildirPath } from "./maildir-path.ts";
 import { measureNewMessages, updateUidList, type Observation } from "./uid-assignment.ts";
 import { parseUidList, readUidListBytes, UID_LIST_LOCK_FILE, writeUidList, type UidList } from "./uid-list.ts";
 
@@ -19,14 +20,16 @@ export interface MaildirStoreOptions {
   readonly markSeen?: boolean;
   /** Wall clock in ms (UIDVALIDITY of a new list, ctime settling); tests move it forward. */
   readonly now?: () => number;
+  /** Where to report entries skipped as not being messages (symlinks, FIFOs, directories…). */
+  readonly warn?: (message: string) => void;
 }
 
 /**
  * List the directories the uid list cannot vouch for. A message of the list that is missing from
  * the listing gets a second listing, in case it was being renamed inside cur/ while it was read.
  */
-function listChanged(dir: string, list: UidList | undefined, listed: readonly MaildirSubdir[]): Map<string, MaildirFile> {
-  const files = scanMaildir(dir, listed);
+function listChanged(dir: string, list: UidList | undefined, listed: readonly MaildirSubdir[], onSkip: SkipReporter): Map<string, MaildirFile> {
+  const files = scanMaildir(dir, listed, onSkip);
   const missing = list?.messages.some((m) => listed.includes(m.subdir) && !files.has(m.baseName)) ?? false;
   if (!missing) return files;
   const again = scanMaildir(dir, listed);
@@ -38,12 +41,15 @@ export class MaildirStore implements MailStore {
   private readonly pathTemplate: string;
   private readonly markSeen: boolean;
   private readonly now: () => number;
+  private readonly onSkip: SkipReporter;
 
   constructor(options: MaildirStoreOptions) {
-    validateMaildirTemplate(options.pathTemplate);
+    validatePathTemplate(options.pathTemplate);
     this.pathTemplate = options.pathTemplate;
     this.markSeen = options.markSeen ?? false;
     this.now = options.now ?? Date.now;
+    const warn = options.warn ?? (() => undefined);
+    this.onSkip = (path, why) => warn(`${path}: ${why}`);
   }
 
   async open(user: string, folder: string | undefined): Promise<Maildrop> {
@@ -53,7 +59,7 @@ export class MaildirStore implements MailStore {
       return new MaildirMaildrop(dir, list.uidValidity, [...list.messages], this.markSeen);
     } catch (error) {
       if (error instanceof FileLockTimeoutError) throw new StoreError("temp", "Mailbox is locked", error.message);
-      throw maildirStoreError(error, `cannot open maildir ${dir}`);
+      throw storeErrorFrom(error, `cannot open maildir ${dir}`);
     }
   }
 
@@ -66,7 +72,7 @@ export class MaildirStore implements MailStore {
     const seen = this.observe(dir, readUidListBytes(dir));
     if (seen.listed.length === 0) return seen.list!;
     // Reading new messages can take long; do it before taking the lock other logins wait on.
-    const sizes = measureNewMessages(dir, seen);
+    const sizes = measureNewMessages(dir, seen, new Map(), this.onSkip);
     if (seen.list !== undefined && sizes.size === 0) {
       const update = updateUidList(dir, seen, sizes, this.now());
       if (!update.changed) return update.list;
@@ -87,7 +93,7 @@ export class MaildirStore implements MailStore {
     const list = listBytes === undefined ? undefined : parseUidList(listBytes);
     const unchanged = list === undefined ? [] : unchangedSubdirs(list.ctimes, current);
     const listed = MAILDIR_SUBDIRS.filter((subdir) => !unchanged.includes(subdir));
-    const files = listed.length === 0 ? new Map() : listChanged(dir, list, listed);
+    const files = listed.length === 0 ? new Map() : listChanged(dir, list, listed, this.onSkip);
     return { listBytes, list, ctimes, listed, files };
   }
 

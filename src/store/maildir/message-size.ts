@@ -1,16 +1,17 @@
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, readSync } from "node:fs";
+import { openRegularFile } from "../fs/safe-open.ts";
 import { CrlfSizeCounter } from "../crlf-size.ts";
 import { crlfSizeField } from "./maildir-name.ts";
 
-/** readSync into one reused buffer of this size is the fastest way to stream a file (bun-findings §7). */
+/** readSync into one reused buffer of this size streams a file faster than Bun.file() streams do (measured). */
 const SIZE_SCAN_CHUNK = 256 * 1024;
 let scanBuffer: Buffer | undefined;
 
-/** Wire size of a message file, read in chunks (crlf-size.ts). */
+/** Wire size of a message file, read in chunks (crlf-size.ts); anything but a regular file throws. */
 export function fileCrlfSize(path: string): number {
   scanBuffer ??= Buffer.allocUnsafe(SIZE_SCAN_CHUNK);
   const counter = new CrlfSizeCounter();
-  const fd = openSync(path, "r");
+  const { fd } = openRegularFile(path);
   try {
     for (let n; (n = readSync(fd, scanBuffer, 0, SIZE_SCAN_CHUNK, null)) > 0; ) counter.add(scanBuffer, n);
   } finally {

@@ -7,9 +7,10 @@ import { sameCtimes, type DirectoryCtimes } from "./directory-state.ts";
 import { readDovecotUidList, type DovecotUids } from "./dovecot-uidlist.ts";
 import { MaildirMessage } from "./maildir-message.ts";
 import { compareDelivery, deliveryKeyFromMtime, deliveryKeyFromName, type DeliveryKey } from "./maildir-name.ts";
-import { messagePath, sameFile, type MaildirFile, type MaildirSubdir } from "./maildir-scan.ts";
+import { messagePath, sameFile, type MaildirFile, type MaildirSubdir, type SkipReporter } from "./maildir-scan.ts";
+import { isNotRegularFile } from "../fs/safe-open.ts";
 import { maildirMessageSize } from "./message-size.ts";
-import { isNotFound } from "./store-errors.ts";
+import { isNotFound } from "../fs/errors.ts";
 import type { UidList } from "./uid-list.ts";
 
 /** One look at a Maildir. */
@@ -47,14 +48,15 @@ function knownInListed(observation: Observation): Set<string> {
  * Size every listed file the uid list does not know yet. A file that vanished or cannot be read is
  * left out; it stays out of the list too, so a later login tries again.
  */
-export function measureNewMessages(dir: string, observation: Observation, sizes: MeasuredSizes = new Map()): MeasuredSizes {
+export function measureNewMessages(dir: string, observation: Observation, sizes: MeasuredSizes = new Map(), onSkip?: SkipReporter): MeasuredSizes {
   const known = knownInListed(observation);
   for (const [baseName, file] of observation.files) {
     if (known.has(baseName) || sizes.has(baseName)) continue;
     try {
       sizes.set(baseName, maildirMessageSize(messagePath(dir, file), baseName));
-    } catch {
+    } catch (error) {
       // Vanished (or unreadable) since the listing: not part of this snapshot.
+      if (isNotRegularFile(error)) onSkip?.(error.path, `skipped: ${error.kind === "other" ? "not a regular file" : `a ${error.kind}`}, not a message file`);
     }
   }
   return sizes;

@@ -12,7 +12,8 @@
 import { closeSync, constants, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
 import { UNKNOWN_CTIMES, type DirectoryCtimes } from "./directory-state.ts";
 import { MaildirMessage } from "./maildir-message.ts";
-import { isNotFound } from "./store-errors.ts";
+import { isNotFound } from "../fs/errors.ts";
+import { fsyncDirectory } from "../fs/durable.ts";
 
 export const UID_LIST_FILE = "pop3d-uidlist";
 export const UID_LIST_LOCK_FILE = "pop3d-uidlist.lock";
@@ -161,15 +162,6 @@ export function readUidListBytes(dir: string): Buffer | undefined {
 export function readUidList(dir: string): UidList | undefined {
   const bytes = readUidListBytes(dir);
   return bytes === undefined ? undefined : parseUidList(bytes);
-}
-
-export function fsyncDirectory(dir: string): void {
-  const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 export interface UidListWriteOptions {

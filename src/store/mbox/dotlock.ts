@@ -5,7 +5,7 @@
  */
 import { closeSync, fstatSync, linkSync, lstatSync, readFileSync, unlinkSync, utimesSync } from "node:fs";
 import { hostname } from "node:os";
-import { errorCode, isNotFound } from "../maildir/store-errors.ts";
+import { errorCode, isNotFound } from "../fs/errors.ts";
 import { createExclusive, writeAll } from "./mbox-index.ts";
 
 /**

@@ -12,8 +12,8 @@
  */
 import { closeSync, constants, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname } from "node:path";
-import { fsyncDirectory } from "../maildir/uid-list.ts";
-import { isNotFound } from "../maildir/store-errors.ts";
+import { fsyncDirectory } from "../fs/durable.ts";
+import { isNotFound } from "../fs/errors.ts";
 import { isValidUidl } from "./message-identity.ts";
 import type { ScannedMessage } from "./mbox-parser.ts";
 

@@ -6,7 +6,8 @@
  * it, never across a session (§5.7). When the second lock is busy the first is dropped before
  * waiting, so a program taking them in the other order cannot deadlock with us.
  */
-import { closeSync, constants, fstatSync, openSync, statSync } from "node:fs";
+import { closeSync, fstatSync, statSync } from "node:fs";
+import { openRegularFile } from "../fs/safe-open.ts";
 import {
   acquireProcessTurn,
   DEFAULT_LOCK_TIMEOUT_MS,
@@ -16,7 +17,7 @@ import {
   retryWithBackoff,
 } from "../../sys/file-lock.ts";
 import { fcntlSetLock } from "../../sys/libc.ts";
-import { errorCode, isNotFound } from "../maildir/store-errors.ts";
+import { errorCode, isNotFound } from "../fs/errors.ts";
 import { dotlockPath, ownDotlockInPlace, releaseDotlock, touchDotlock, tryDotlock, type OwnDotlock } from "./dotlock.ts";
 
 /** How often a holder touches its dotlock, well inside DOTLOCK_STALE_MS (dotlock.ts). */
@@ -59,10 +60,13 @@ export function closeMboxDescriptor(path: string, fd: number): void {
 
 // ---- the mbox and its fcntl lock ---------------------------------------------------------------------
 
-/** The mbox opened for locking; undefined if it does not exist. Symlinks are refused (O_NOFOLLOW). */
+/**
+ * The mbox opened for locking; undefined if it does not exist. Anything but a regular file (a
+ * symlink, a FIFO that would freeze the process) is refused (fs/safe-open.ts).
+ */
 function openMbox(path: string): number | undefined {
   try {
-    return openSync(path, constants.O_RDWR | constants.O_NOFOLLOW);
+    return openRegularFile(path, true).fd;
   } catch (error) {
     if (errorCode(error) === "ENOENT") return undefined;
     throw error;

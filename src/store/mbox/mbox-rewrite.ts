@@ -13,8 +13,8 @@
 import { closeSync, constants, fchmodSync, fchownSync, fstatSync, fsyncSync, readSync, renameSync, unlinkSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import { StoreError } from "../maildrop.ts";
-import { fsyncDirectory } from "../maildir/uid-list.ts";
-import { errorCode, isNotFound } from "../maildir/store-errors.ts";
+import { fsyncDirectory } from "../fs/durable.ts";
+import { errorCode, isNotFound } from "../fs/errors.ts";
 import { fileState } from "./index-refresh.ts";
 import { createExclusive, writeAll, type FileState, type IndexEntry, type MboxIndex } from "./mbox-index.ts";
 import type { MboxLock } from "./mbox-lock.ts";

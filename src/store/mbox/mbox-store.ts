@@ -3,12 +3,13 @@
  * (`/var/mail/%u`), shared with the MDA that appends to it. Stable UIDs and UIDLs and the message
  * offsets live in an index beside the file (mbox-index.ts).
  */
-import { constants, fstatSync, openSync, statSync, unlinkSync } from "node:fs";
+import { fstatSync, statSync, unlinkSync } from "node:fs";
+import { openRegularFile } from "../fs/safe-open.ts";
 import { dirname } from "node:path";
 import { StoreError, type MailStore, type Maildrop } from "../maildrop.ts";
 import { DEFAULT_LOCK_TIMEOUT_MS, FileLockTimeoutError } from "../../sys/file-lock.ts";
-import { resolveMaildirPath, validateMaildirTemplate } from "../maildir/path-template.ts";
-import { isNotFound, maildirStoreError } from "../maildir/store-errors.ts";
+import { resolveUserPath, validatePathTemplate } from "../fs/path-template.ts";
+import { isNotFound, storeErrorFrom } from "../fs/errors.ts";
 import type { FromQuoting } from "./mbox-format.ts";
 import { readIndex, writeIndex, UNKNOWN_FILE, type MboxIndex } from "./mbox-index.ts";
 import { closeMboxDescriptor, withMboxLock, type MboxLock } from "./mbox-lock.ts";
@@ -40,7 +41,7 @@ export class MboxStore implements MailStore {
   private readonly session: MboxSessionOptions;
 
   constructor(options: MboxStoreOptions) {
-    validateMaildirTemplate(options.pathTemplate);
+    validatePathTemplate(options.pathTemplate);
     if (options.pathTemplate.endsWith("/")) throw new Error(`mbox path template must name a file: ${JSON.stringify(options.pathTemplate)}`);
     this.pathTemplate = options.pathTemplate;
     const uidls = options.uidls ?? "xuidl";
@@ -53,12 +54,12 @@ export class MboxStore implements MailStore {
 
   async open(user: string, folder: string | undefined): Promise<Maildrop> {
     if (folder !== undefined) throw new StoreError("temp", "Mailbox does not exist", `the mbox store has no folders (${user}+${folder})`);
-    const path = resolveMaildirPath(this.pathTemplate, user, undefined);
+    const path = resolveUserPath(this.pathTemplate, user);
     try {
       return await withMboxLock(path, (lock) => this.snapshot(path, lock), this.session.lockTimeoutMs);
     } catch (error) {
       if (error instanceof FileLockTimeoutError) throw new StoreError("temp", "Mailbox is locked", error.message);
-      throw maildirStoreError(error, `cannot open mbox ${path}`);
+      throw storeErrorFrom(error, `cannot open mbox ${path}`);
     }
   }
 
@@ -67,7 +68,7 @@ export class MboxStore implements MailStore {
     removeLeftover(rewriteTempPath(path));
     const { index, changed } = await refreshIndex(path, lock.fd, readIndex(path), this.session.refresh);
     if (changed) writeIndex(path, index);
-    const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    const { fd } = openRegularFile(path);
     const [held, opened] = [fstatSync(lock.fd), fstatSync(fd)];
     if (held.ino !== opened.ino || held.dev !== opened.dev) {
       closeMboxDescriptor(path, fd);

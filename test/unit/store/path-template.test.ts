@@ -1,32 +1,33 @@
 import { describe, expect, test } from "bun:test";
 import { StoreError } from "../../../src/store/maildrop.ts";
-import { expandMaildirTemplate, resolveMaildirPath, validateMaildirTemplate } from "../../../src/store/maildir/path-template.ts";
+import { expandPathTemplate, resolveUserPath, validatePathTemplate } from "../../../src/store/fs/path-template.ts";
+import { resolveMaildirPath } from "../../../src/store/maildir/maildir-path.ts";
 
-describe("expandMaildirTemplate", () => {
+describe("expandPathTemplate", () => {
   test("%u %n %d %%", () => {
-    expect(expandMaildirTemplate("/m/%d/%n/%u/100%%", "bob@example.org")).toBe("/m/example.org/bob/bob@example.org/100%");
+    expect(expandPathTemplate("/m/%d/%n/%u/100%%", "bob@example.org")).toBe("/m/example.org/bob/bob@example.org/100%");
   });
 
   test("a user without domain has an empty %d", () => {
-    expect(expandMaildirTemplate("/var/mail/%d/%n", "alice")).toBe("/var/mail//alice");
+    expect(expandPathTemplate("/var/mail/%d/%n", "alice")).toBe("/var/mail//alice");
   });
 
   test("escapes in the user name are not expanded again", () => {
-    expect(expandMaildirTemplate("/m/%u", "a%n")).toBe("/m/a%n");
+    expect(expandPathTemplate("/m/%u", "a%n")).toBe("/m/a%n");
   });
 });
 
-describe("validateMaildirTemplate", () => {
+describe("validatePathTemplate", () => {
   test("accepts the documented escapes", () => {
-    expect(() => validateMaildirTemplate("/var/mail/%u/Maildir")).not.toThrow();
-    expect(() => validateMaildirTemplate("/var/mail/%d/%n%%")).not.toThrow();
+    expect(() => validatePathTemplate("/var/mail/%u/Maildir")).not.toThrow();
+    expect(() => validatePathTemplate("/var/mail/%d/%n%%")).not.toThrow();
   });
 
   test("rejects unknown escapes, relative paths and dot segments", () => {
-    expect(() => validateMaildirTemplate("/var/mail/%h")).toThrow('unknown escape "%h"');
-    expect(() => validateMaildirTemplate("/var/mail/%")).toThrow("unknown escape");
-    expect(() => validateMaildirTemplate("mail/%u")).toThrow("absolute");
-    expect(() => validateMaildirTemplate("/var/mail/../%u")).toThrow('".."');
+    expect(() => validatePathTemplate("/var/mail/%h")).toThrow('unknown escape "%h"');
+    expect(() => validatePathTemplate("/var/mail/%")).toThrow("unknown escape");
+    expect(() => validatePathTemplate("mail/%u")).toThrow("absolute");
+    expect(() => validatePathTemplate("/var/mail/../%u")).toThrow('".."');
   });
 });
 
@@ -55,5 +56,12 @@ describe("resolveMaildirPath", () => {
       expect((caught as StoreError).kind).toBe("temp");
       expect((caught as StoreError).message).toBe("Mailbox does not exist");
     }
+  });
+});
+
+describe("resolveUserPath", () => {
+  test("expands and checks a file path for mbox and the like", () => {
+    expect(resolveUserPath("/var/mail/%u", "alice")).toBe("/var/mail/alice");
+    expect(() => resolveUserPath("/var/mail/%u", "..")).toThrow("Mailbox does not exist");
   });
 });

@@ -1,3 +1,7 @@
+/**
+ * Filesystem failures of the file stores in the words clients get (Cyrus's, imap/pop3d.c
+ * openinbox): the errno and path go to the log only, in StoreError.detail.
+ */
 import { StoreError } from "../maildrop.ts";
 
 /** The errno code of a node:fs error, if it is one. */
@@ -11,18 +15,17 @@ export function isNotFound(error: unknown): boolean {
   return code === "ENOENT" || code === "ENOTDIR";
 }
 
-function describe(error: unknown): string {
+export function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
 /**
- * A maildir-level failure in Cyrus's words (§5.1): a missing mailbox is "Mailbox does not exist"
- * (temporary: it may yet be created), anything else is permanent. `context` names what was being
- * done for the log; the client only ever sees the message.
+ * A mailbox-level failure: a missing mailbox is "Mailbox does not exist" (temporary: it may yet be
+ * created), anything else is permanent. `context` says what was being done, for the log.
  */
-export function maildirStoreError(error: unknown, context: string): StoreError {
+export function storeErrorFrom(error: unknown, context: string): StoreError {
   if (error instanceof StoreError) return error;
-  const detail = `${context}: ${describe(error)}`;
+  const detail = `${context}: ${describeError(error)}`;
   const code = errorCode(error);
   if (code === "ENOENT" || code === "ENOTDIR") return new StoreError("temp", "Mailbox does not exist", detail);
   if (code === "EACCES" || code === "EPERM") return new StoreError("perm", "Permission denied", detail);

@@ -1,0 +1,17 @@
+/** Making renames and unlinks survive a crash: fsync the directory that holds them. */
+import { closeSync, constants, fsyncSync, openSync, writeSync } from "node:fs";
+
+export function fsyncDirectory(dir: string): void {
+  const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Write all of `data` at the descriptor's position (writeSync may write less than asked). */
+export function writeAll(fd: number, data: Uint8Array): void {
+  let written = 0;
+  while (written < data.length) written += writeSync(fd, data, written, data.length - written);
+}
