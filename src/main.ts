@@ -9,7 +9,8 @@ import { buildServices } from "./server/services.ts";
 import { parseListenAddress, runStandalone } from "./server/standalone.ts";
 import { runStdio } from "./server/stdio.ts";
 import { MasterService } from "./server/master-service.ts";
-import { MemoryRegistry, ProcFileRegistry, procDirectory } from "./server/proc-registry.ts";
+import { MAX_PROC_SLOTS, MemoryRegistry, ProcFileRegistry, procDirectory } from "./server/proc-registry.ts";
+import { MultiMasterService } from "./server/master-multi.ts";
 import { becomeServiceUser, runDebugCommand } from "./server/process-setup.ts";
 import type { Session } from "./pop3/session.ts";
 import { loadTlsSettings, type TlsSettings } from "./server/tls.ts";
@@ -186,6 +187,23 @@ async function main(argv: string[]): Promise<number> {
     return EX_USAGE;
   }
   const deps = { ...services, log, registry: new ProcFileRegistry(procDirectory(configDirectory, cfg.str("proc_path"))) };
+
+  if (mode === "master" && cfg.int("pop3_sessions_per_process") > 1) {
+    const multi = new MultiMasterService({
+      sessionsPerProcess: Math.min(cfg.int("pop3_sessions_per_process"), MAX_PROC_SLOTS),
+      maxUses: cli.maxUses,
+      reuseTimeout: cli.reuseTimeout,
+      deps,
+      log,
+      tls: currentTls,
+      implicitTls: cli.implicitTls,
+      haproxy: cli.haproxy,
+      sessionStarted: () => setTimeout(routeThroughTslog, 0),
+    });
+    signals.onTerminate(() => multi.onTerminate());
+    signals.onHangup(() => multi.onHangup());
+    return multi.run();
+  }
 
   // §2.4: SIGTERM/SIGINT/SIGQUIT end the session without committing, exit 75
   let current: Session | undefined;

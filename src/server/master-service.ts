@@ -19,6 +19,8 @@ export const LISTEN_FD = 4;
 export const MASTER_SERVICE_AVAILABLE = 0x01;
 export const MASTER_SERVICE_UNAVAILABLE = 0x02;
 export const MASTER_SERVICE_CONNECTION = 0x03;
+/** master.c: a connection served by a process that stays READY (master/service-thread.c). */
+export const MASTER_SERVICE_CONNECTION_MULTI = 0x04;
 
 /** How long one poll(2) may block the JS thread: signals and timers run between slices. */
 const POLL_SLICE_MS = 200;
@@ -77,12 +79,21 @@ function stampOf(path: string): ExecutableStamp | undefined {
   }
 }
 
+/** service.c gives up when its own executable was replaced (inode, size or mtime changed). */
+export function executableWatcher(path = process.execPath): () => boolean {
+  const stamp = stampOf(path);
+  return () => {
+    if (!stamp) return false;
+    const now = stampOf(path);
+    return !now || now.ino !== stamp.ino || now.size !== stamp.size || now.mtimeMs !== stamp.mtimeMs;
+  };
+}
+
 export class MasterService {
   private hangup = false;
   private uses = 0;
   private waiting = false;
-  private readonly executable = process.execPath;
-  private readonly stamp = stampOf(process.execPath);
+  private readonly executableChanged = executableWatcher();
   private lockFd = -1;
 
   constructor(private readonly o: MasterOptions) {}
@@ -145,12 +156,6 @@ export class MasterService {
     } finally {
       this.waiting = false;
     }
-  }
-
-  private executableChanged(): boolean {
-    if (!this.stamp) return false;
-    const now = stampOf(this.executable);
-    return !now || now.ino !== this.stamp.ino || now.size !== this.stamp.size || now.mtimeMs !== this.stamp.mtimeMs;
   }
 
   /** `<configdirectory>/socket/<service>-<id>.lock`; without it locking is disabled, as in service.c. */

@@ -1,15 +1,35 @@
 /**
- * Session registries for maxlogins_* (§5.1 step 9).
+ * Session registries for maxlogins_* (Cyrus's lib/proc.c: proc_checklimits) and for Cyrus's own
+ * tools that list sessions (`cyr_info proc`).
  *
- * ProcFileRegistry writes Cyrus's proc file — `<proc_path or configdirectory/proc>/<pid>` holding
- * `service\tclienthost\tuserid\tmailbox\tcmd\n`, written as `<pid>.new` then renamed — so Cyrus's
- * own tools list our one-session processes, and counts across every process of the service.
- * Entries of dead pids are ignored (and removed). Standalone mode serves many sessions in one pid,
- * which a proc file cannot describe, so it counts in memory.
+ * ProcFileRegistry writes Cyrus's proc files — `<proc_path or configdirectory/proc>/<name>` holding
+ * `service\tclienthost\tuserid\tmailbox\tcmd\n`, written as `<name>.new` then renamed — one file per
+ * session, so counts are exact across every process of the service and Cyrus's tools list every
+ * session. Cyrus names the file by pid and reads it back by the pid parsed from the name
+ * (proc.c: proc_foreach), so every name must be a plain positive 32-bit decimal. A process serving
+ * several sessions gives its first one `<pid>` (exactly Cyrus's layout) and the others
+ * `<pid + slot × 2^22>`: Linux pids stay below PID_MAX_LIMIT (2^22), so those names never collide
+ * with a real process, and the pid is the name modulo 2^22. Entries whose process is dead are
+ * ignored and removed. See docs/launch-modes.md.
  */
 import { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { LoginCounts, RegistryEntry, SessionRegistry } from "../pop3/session-registry.ts";
+
+/** Linux's PID_MAX_LIMIT on 64-bit: no pid reaches it. */
+const PID_SPACE = 1 << 22;
+/** Slots per process: the largest name must stay a positive 32-bit pid_t (2^31 / 2^22 = 512). */
+export const MAX_PROC_SLOTS = 512;
+
+/** The proc file name of a session slot of `pid`. */
+export function procEntryName(pid: number, slot: number): string {
+  return String(pid + slot * PID_SPACE);
+}
+
+/** The pid a proc file name belongs to. */
+export function pidOfProcEntry(name: string): number {
+  return Number(name) % PID_SPACE;
+}
 
 function alive(pid: number): boolean {
   try {
@@ -31,19 +51,43 @@ function tally(entries: Iterable<RegistryEntry>, service: string, clientHost: st
   return counts;
 }
 
+interface SlotState {
+  slot: number;
+  written: string | undefined;
+}
+
 export class ProcFileRegistry implements SessionRegistry {
-  private written: string | undefined;
+  private readonly slots = new Map<object, SlotState>();
+  /** Free slot numbers below `nextSlot`, lowest first, so a one-session process always uses `<pid>`. */
+  private readonly freeSlots: number[] = [];
+  private nextSlot = 0;
 
   constructor(private readonly dir: string) {}
 
-  private get path(): string {
-    return join(this.dir, String(process.pid));
+  private slotFor(key: object): SlotState | undefined {
+    let state = this.slots.get(key);
+    if (state) return state;
+    let slot: number;
+    if (this.freeSlots.length > 0) {
+      this.freeSlots.sort((a, b) => a - b);
+      slot = this.freeSlots.shift()!;
+    } else if (this.nextSlot < MAX_PROC_SLOTS) {
+      slot = this.nextSlot++;
+    } else {
+      return undefined; // more live sessions than a process can name: this one goes unlisted
+    }
+    state = { slot, written: undefined };
+    this.slots.set(key, state);
+    return state;
   }
 
-  update(_key: object, entry: RegistryEntry): void {
+  update(key: object, entry: RegistryEntry): void {
+    const state = this.slotFor(key);
+    if (!state) return;
     const line = `${entry.service}\t${entry.clientHost}\t${entry.userid}\t${entry.mailbox}\t\n`;
-    if (line === this.written) return;
-    const temp = `${this.path}.new`;
+    if (line === state.written) return;
+    const path = join(this.dir, procEntryName(process.pid, state.slot));
+    const temp = `${path}.new`;
     try {
       try {
         writeFileSync(temp, line);
@@ -51,18 +95,21 @@ export class ProcFileRegistry implements SessionRegistry {
         mkdirSync(this.dir, { recursive: true, mode: 0o755 });
         writeFileSync(temp, line);
       }
-      renameSync(temp, this.path);
-      this.written = line;
+      renameSync(temp, path);
+      state.written = line;
     } catch {
       // the registry is advisory; a read-only proc dir must not break sessions
     }
   }
 
-  remove(_key: object): void {
-    if (this.written === undefined) return;
-    this.written = undefined;
+  remove(key: object): void {
+    const state = this.slots.get(key);
+    if (!state) return;
+    this.slots.delete(key);
+    this.freeSlots.push(state.slot);
+    if (state.written === undefined) return;
     try {
-      unlinkSync(this.path);
+      unlinkSync(join(this.dir, procEntryName(process.pid, state.slot)));
     } catch {
       // already gone
     }
@@ -81,7 +128,7 @@ export class ProcFileRegistry implements SessionRegistry {
     }
     for (const name of names) {
       if (!/^\d+$/.test(name)) continue;
-      const pid = Number(name);
+      const pid = pidOfProcEntry(name);
       if (pid !== process.pid && !alive(pid)) {
         try {
           unlinkSync(join(this.dir, name));

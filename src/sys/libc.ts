@@ -13,6 +13,7 @@ const LIBC_SYMBOLS = {
   poll: { args: ["ptr", "u64", "i32"], returns: "i32" },
   accept4: { args: ["i32", "ptr", "ptr", "i32"], returns: "i32" },
   close: { args: ["i32"], returns: "i32" },
+  dup: { args: ["i32"], returns: "i32" },
   socket: { args: ["i32", "i32", "i32"], returns: "i32" },
   connect: { args: ["i32", "ptr", "u32"], returns: "i32" },
   send: { args: ["i32", "ptr", "u64", "i32"], returns: "i64" },
@@ -195,6 +196,12 @@ export function acceptConnection(listenFd: number): number {
 
 export function closeFd(fd: number): void {
   libc().close(fd);
+}
+
+/** dup(2): a second descriptor of the same open socket or file; -errno on failure. */
+export function duplicateFd(fd: number): number {
+  const copy = libc().dup(fd);
+  return copy >= 0 ? copy : -errno();
 }
 
 /** A datagram socket connected to a unix socket path (syslog's /dev/log); -1 when unavailable. */
