@@ -1,12 +1,31 @@
-# pop3d — build, test, demo, bench. Everything installs itself from package-lock.json.
+# pop3d — build, test, demo, bench, install, package. Everything installs itself from package-lock.json.
 BUN      := node_modules/.bin/bun
 TSC      := node_modules/.bin/tsc
-SOURCES  := $(shell find src -name '*.ts')
+SOURCES  := $(shell find src -name '*.ts') package.json
 BINARY   := dist/pop3d
+MANPAGE  := dist/pop3d.8
 
-.PHONY: all build test unit e2e typecheck demo bench clean
+# The package version follows package.json; the commit and Bun release are recorded in the binary
+# (`pop3d --version`). Recursively expanded, so they are read when a recipe needs them.
+VERSION      = $(shell sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' package.json | head -n 1)
+COMMIT       = $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD -- src package.json 2>/dev/null || echo -modified)
+BUN_RELEASE  = $(shell $(BUN) --version)
 
-all: build
+# `make install`: the binary where Cyrus's master(8) looks for it, the man page and the examples.
+PREFIX        ?= /usr/local
+DESTDIR       ?=
+CYRUS_LIBEXEC ?= /usr/lib/cyrus/bin
+MANDIR        ?= $(PREFIX)/share/man
+DOCDIR        ?= $(PREFIX)/share/doc/pop3d
+EXAMPLES      := $(wildcard packaging/examples/*)
+
+DEB_ARCH := amd64
+DEB_ROOT := dist/deb-root
+DEB       = dist/pop3d_$(VERSION)_$(DEB_ARCH).deb
+
+.PHONY: all build man test unit e2e typecheck demo bench install deb clean FORCE
+
+all: build man
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -14,14 +33,31 @@ node_modules/.installed: package.json package-lock.json
 
 build: $(BINARY)
 
-$(BINARY): node_modules/.installed $(SOURCES)
+# Rewritten only when the facts change, so the binary is rebuilt after a commit but not on every make.
+dist/build-info: FORCE node_modules/.installed
+	@mkdir -p dist
+	@printf '%s %s %s\n' '$(VERSION)' '$(BUN_RELEASE)' '$(COMMIT)' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+
+$(BINARY): node_modules/.installed $(SOURCES) dist/build-info
 	@mkdir -p dist
 	$(BUN) build --compile --minify --bytecode --format=esm \
+	  --define 'BUILD_VERSION="$(VERSION)"' --define 'BUILD_BUN_VERSION="$(BUN_RELEASE)"' \
+	  --define 'BUILD_COMMIT="$(COMMIT)"' \
 	  --no-compile-autoload-dotenv --no-compile-autoload-bunfig src/main.ts --outfile $(BINARY)
+
+# pop3d(8): man/pop3d.8.in with its CONFIGURATION section generated from the option table that
+# `pop3d --help-config` prints.
+man: $(MANPAGE)
+
+$(MANPAGE): node_modules/.installed man/pop3d.8.in scripts/gen-man.ts $(SOURCES)
+	@mkdir -p dist
+	$(BUN) run scripts/gen-man.ts man/pop3d.8.in '$(VERSION)' > $@.tmp
+	@mv $@.tmp $@
 
 # Runs every test (unit and end-to-end against the compiled binary); the last line is
 # "N passed, M failed" for CI.
-test: build
+test: build man
 	@./test/run-tests.sh $(BUN)
 
 unit: node_modules/.installed
@@ -35,6 +71,29 @@ demo: build
 
 bench: build
 	$(BUN) run bench/run.ts
+
+install: build man
+	install -d '$(DESTDIR)$(CYRUS_LIBEXEC)' '$(DESTDIR)$(MANDIR)/man8' '$(DESTDIR)$(DOCDIR)/examples'
+	install -m 0755 $(BINARY) '$(DESTDIR)$(CYRUS_LIBEXEC)/pop3d'
+	install -m 0644 $(MANPAGE) '$(DESTDIR)$(MANDIR)/man8/pop3d.8'
+	install -m 0644 $(EXAMPLES) '$(DESTDIR)$(DOCDIR)/examples/'
+
+# dist/pop3d_<version>_amd64.deb, built with dpkg-deb alone (see packaging/debian/ and docs/install.md).
+# gzip rather than xz: a quarter of the time for a quarter more bytes.
+deb: build man
+	@$(MAKE) --no-print-directory $(DEB)
+
+$(DEB): $(BINARY) $(MANPAGE) $(EXAMPLES) $(wildcard packaging/debian/*)
+	rm -rf $(DEB_ROOT)
+	$(MAKE) --no-print-directory install DESTDIR=$(DEB_ROOT) PREFIX=/usr CYRUS_LIBEXEC=/usr/lib/cyrus/bin
+	gzip -9n $(DEB_ROOT)/usr/share/man/man8/pop3d.8
+	install -m 0644 packaging/debian/copyright $(DEB_ROOT)/usr/share/doc/pop3d/copyright
+	install -d -m 0755 $(DEB_ROOT)/DEBIAN
+	install -m 0755 packaging/debian/preinst packaging/debian/postrm $(DEB_ROOT)/DEBIAN/
+	sed -e 's/@VERSION@/$(VERSION)/' -e 's/@ARCH@/$(DEB_ARCH)/' \
+	  -e "s/@SIZE@/$$(du -sk --exclude=DEBIAN $(DEB_ROOT) | cut -f1)/" \
+	  packaging/debian/control.in > $(DEB_ROOT)/DEBIAN/control
+	dpkg-deb --root-owner-group -Zgzip --build $(DEB_ROOT) $@
 
 clean:
 	rm -rf dist demo

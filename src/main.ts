@@ -2,7 +2,7 @@
 import { fstatSync } from "node:fs";
 import { parseCommandLine, USAGE, UsageError, type CliOptions } from "./cli.ts";
 import { ConfigError, DEFAULT_CONFIG_PATH, describeOptions, loadConfig, type Config } from "./config/index.ts";
-import { IMPLEMENTATION } from "./version.ts";
+import { IMPLEMENTATION, versionText } from "./version.ts";
 import { log, installSink, installStderrSink, routeThroughTslog } from "./log/logger.ts";
 import { syslogIdent, syslogSink } from "./log/syslog.ts";
 import { buildServices } from "./server/services.ts";
@@ -67,7 +67,7 @@ async function main(argv: string[]): Promise<number> {
     return EX_USAGE;
   }
   if (cli.version) {
-    process.stdout.write(`${IMPLEMENTATION}\n`);
+    process.stdout.write(versionText());
     return 0;
   }
   if (cli.help) {

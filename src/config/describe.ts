@@ -3,7 +3,7 @@ import { DEPRECATED_OPTIONS, OPTION_GROUPS, type OptionSpec } from "./options.ts
 
 const UNIT_NAMES = { d: "days", h: "hours", m: "minutes", s: "seconds" } as const;
 
-function typeLabel(spec: OptionSpec): string {
+export function typeLabel(spec: OptionSpec): string {
   switch (spec.type) {
     case "enum":
     case "stringlist":
@@ -15,7 +15,7 @@ function typeLabel(spec: OptionSpec): string {
   }
 }
 
-function defaultLabel(spec: OptionSpec): string {
+export function defaultLabel(spec: OptionSpec): string {
   switch (spec.type) {
     case "switch":
       return spec.default ? "1" : "0";

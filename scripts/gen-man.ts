@@ -1,0 +1,58 @@
+/**
+ * Writes pop3d(8) to stdout: the template (argument 1) with @VERSION@ (argument 2) and @DATE@
+ * filled in, and its @CONFIGURATION@ line replaced by the option table that `pop3d --help-config`
+ * prints (src/config/options.ts through the same labels), so the two never disagree.
+ *
+ * usage: bun run scripts/gen-man.ts man/pop3d.8.in <version>
+ */
+import { readFileSync } from "node:fs";
+import { DEPRECATED_OPTIONS, OPTION_GROUPS, type OptionSpec } from "../src/config/index.ts";
+import { defaultLabel, typeLabel } from "../src/config/describe.ts";
+
+/** Text for a roff body line: backslashes escaped, and a leading . or ' kept from being a request. */
+export function roffText(text: string): string {
+  const escaped = text.replaceAll("\\", "\\e");
+  return /^[.']/.test(escaped) ? `\\&${escaped}` : escaped;
+}
+
+/** A literal word (option name) in which "-" must stay a minus sign when copied from the page. */
+function roffWord(word: string): string {
+  return roffText(word).replaceAll("-", "\\-");
+}
+
+export function configurationSection(): string {
+  const out: string[] = [];
+  for (const [group, options] of Object.entries(OPTION_GROUPS)) {
+    out.push(`.SS ${roffText(group)}`);
+    for (const [name, spec] of Object.entries(options) as [string, OptionSpec][]) {
+      out.push(".TP", `.B ${roffWord(name)}`, roffText(`(${typeLabel(spec)}; default: ${defaultLabel(spec)})`), ".br", roffText(spec.doc));
+    }
+  }
+  out.push(".SS Deprecated names", ".PP", "Still accepted; the new name wins when both are set.", ".RS", ".nf");
+  for (const [oldName, newName] of Object.entries(DEPRECATED_OPTIONS)) out.push(`${roffWord(oldName)} \\(-> ${roffWord(newName)}`);
+  out.push(".fi", ".RE");
+  return out.join("\n");
+}
+
+/** The last commit's date keeps the page reproducible; outside git, today. */
+function pageDate(): string {
+  const git = Bun.spawnSync(["git", "log", "-1", "--format=%cs"], { stderr: "ignore" });
+  const date = git.exitCode === 0 ? git.stdout.toString().trim() : "";
+  return date || new Date().toISOString().slice(0, 10);
+}
+
+export function renderManPage(template: string, version: string, date: string): string {
+  return template
+    .replaceAll("@VERSION@", version)
+    .replaceAll("@DATE@", date)
+    .replace(/^@CONFIGURATION@$/m, () => configurationSection());
+}
+
+if (import.meta.main) {
+  const [templatePath, version] = process.argv.slice(2);
+  if (!templatePath || !version) {
+    process.stderr.write("usage: bun run scripts/gen-man.ts <template> <version>\n");
+    process.exit(64);
+  }
+  process.stdout.write(renderManPage(readFileSync(templatePath, "utf8"), version, pageDate()));
+}
