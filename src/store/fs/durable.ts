@@ -1,5 +1,6 @@
 /** Making renames and unlinks survive a crash: fsync the directory that holds them. */
 import { closeSync, constants, fsyncSync, openSync, writeSync } from "node:fs";
+import { open } from "node:fs/promises";
 
 export function fsyncDirectory(dir: string): void {
   const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
@@ -7,6 +8,16 @@ export function fsyncDirectory(dir: string): void {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
+  }
+}
+
+/** fsyncDirectory off the JS thread (fsync may wait for the disk). */
+export async function fsyncDirectoryAsync(dir: string): Promise<void> {
+  const handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 

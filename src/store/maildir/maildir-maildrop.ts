@@ -1,20 +1,22 @@
 /**
- * One login's snapshot of a Maildir (§5.2): the messages known when the session opened, in UID
- * order. Mail delivered later is not in it and is never touched; nothing changes on disk before
- * commit() (§5.5, §5.6).
+ * One login's snapshot of a Maildir (RFC 1939 section 3: the maildrop as it was at login): the
+ * messages known when the session opened, in UID order, held as the uid list's compact table
+ * (uid-table.ts). Mail delivered later is not in it and is never touched; nothing changes on disk
+ * before commit() (the UPDATE state).
  */
 import { renameSync, unlinkSync } from "node:fs";
 import { isNotRegularFile, openRegularFile } from "../fs/safe-open.ts";
 import { StoreError, type CommitRequest, type CommitResult, type Maildrop, type MessageInfo, type MessageSource } from "../maildrop.ts";
 import { FileLockTimeoutError, withFileLock } from "../../sys/file-lock.ts";
 import { nameWithSeenFlag } from "./maildir-name.ts";
-import { messagePath, sameFile, scanMaildir, type MaildirFile } from "./maildir-scan.ts";
+import { messagePath, sameFile, scanMaildirNow, type MaildirFile } from "./maildir-scan.ts";
 import { FileMessageSource } from "../file-message-source.ts";
-import { errorCode, isNotFound } from "../fs/errors.ts";
-import { fsyncDirectory } from "../fs/durable.ts";
-import type { MaildirMessage } from "./maildir-message.ts";
+import { describeError, errorCode, isNotFound } from "../fs/errors.ts";
+import { fsyncDirectoryAsync } from "../fs/durable.ts";
+import { messageListView } from "../message-list-view.ts";
 import { UNKNOWN_CTIMES } from "./directory-state.ts";
-import { readUidList, UID_LIST_LOCK_FILE, writeUidList } from "./uid-list.ts";
+import type { UidTable } from "./uid-table.ts";
+import { draftOf, readUidList, serializeUidList, UID_LIST_LOCK_FILE, writeUidList } from "./uid-list.ts";
 
 const COULD_NOT_READ = "Could not read message file";
 
@@ -25,46 +27,55 @@ export class MaildirMaildrop implements Maildrop {
   readonly messages: readonly MessageInfo[];
   private readonly sources = new Set<MessageSource>();
   private closed = false;
+  /** Rows whose file was found elsewhere than the list said (new/→cur/, flag changes). */
+  private readonly moved = new Map<number, MaildirFile>();
   /** A fresh listing, taken at most once per operation when a message is not where it was. */
   private relocated: ReadonlyMap<string, MaildirFile> | undefined;
 
   constructor(
     private readonly dir: string,
     readonly uidValidity: number,
-    private readonly snapshot: MaildirMessage[],
+    private readonly table: UidTable,
     private readonly markSeen: boolean,
   ) {
-    this.messages = snapshot;
+    this.messages = messageListView(table.count, (i) => ({ uid: table.uid(i), size: table.size(i) }));
+  }
+
+  /** Every byte the snapshot keeps for its messages (the table; moved entries are few). */
+  get snapshotBytes(): number {
+    return this.table.byteLength;
   }
 
   open(index: number): MessageSource {
-    const message = this.message(index);
+    this.checkIndex(index);
     this.relocated = undefined;
     for (;;) {
-      const path = messagePath(this.dir, message.file);
+      const path = messagePath(this.dir, this.file(index));
       try {
         const source = new FileMessageSource(openRegularFile(path).fd, path, (closed) => this.sources.delete(closed));
         this.sources.add(source);
         return source;
       } catch (error) {
-        if (isNotRegularFile(error) || !isNotFound(error)) throw new StoreError("perm", COULD_NOT_READ, `${path}: ${describe(error)}`);
-        if (!this.relocate(message)) throw new StoreError("perm", COULD_NOT_READ, `${path}: message ${message.baseName} is gone`);
+        if (isNotRegularFile(error) || !isNotFound(error)) throw new StoreError("perm", COULD_NOT_READ, `${path}: ${describeError(error)}`);
+        if (!this.relocate(index)) throw new StoreError("perm", COULD_NOT_READ, `${path}: message ${this.table.baseName(index)} is gone`);
       }
     }
   }
 
   async commit(request: CommitRequest): Promise<CommitResult> {
     if (this.closed) throw new Error(`maildrop ${this.dir} committed after close`);
-    const deleted = [...new Set(request.deleted)].map((i) => this.message(i));
+    const deleted = [...new Set(request.deleted)];
+    for (const index of deleted) this.checkIndex(index);
     const deletedSet = new Set(deleted);
-    const seen = this.markSeen ? request.retrieved.map((i) => this.message(i)).filter((m) => !deletedSet.has(m)) : [];
+    const seen = this.markSeen ? request.retrieved.filter((i) => !deletedSet.has(i)) : [];
+    for (const index of seen) this.checkIndex(index);
     if (deleted.length === 0 && seen.length === 0) return { expunged: 0, mailboxName: this.dir };
     try {
       return await withFileLock(`${this.dir}/${UID_LIST_LOCK_FILE}`, "write", () => this.applyUpdate(deleted, seen));
     } catch (error) {
       if (error instanceof StoreError) throw error;
       if (error instanceof FileLockTimeoutError) throw new StoreError("temp", "Mailbox is locked", error.message);
-      throw new StoreError("perm", "System I/O error", `cannot update maildir ${this.dir}: ${describe(error)}`);
+      throw new StoreError("perm", "System I/O error", `cannot update maildir ${this.dir}: ${describeError(error)}`);
     }
   }
 
@@ -73,40 +84,43 @@ export class MaildirMaildrop implements Maildrop {
     for (const source of [...this.sources]) source.close();
   }
 
-  private message(index: number): MaildirMessage {
-    const message = this.snapshot[index];
-    if (message === undefined) throw new RangeError(`message index ${index} outside 0..${this.snapshot.length - 1} of ${this.dir}`);
-    return message;
+  private checkIndex(index: number): void {
+    if (!Number.isInteger(index) || index < 0 || index >= this.table.count) {
+      throw new RangeError(`message index ${index} outside 0..${this.table.count - 1} of ${this.dir}`);
+    }
+  }
+
+  private file(index: number): MaildirFile {
+    return this.moved.get(index) ?? this.table.file(index);
   }
 
   /**
    * Find a message that moved (new/→cur/, flag change); false when it is no longer there at all.
-   * One listing updates every message, as an IMAP client usually renames many at once.
+   * One listing serves every message of the operation, as an IMAP client usually renames many at once.
    */
-  private relocate(message: MaildirMessage): boolean {
-    const before = message.file;
+  private relocate(index: number): boolean {
+    const before = this.file(index);
     if (this.relocated === undefined) {
       try {
-        this.relocated = scanMaildir(this.dir);
+        this.relocated = scanMaildirNow(this.dir);
       } catch {
         this.relocated = new Map();
       }
-      for (const m of this.snapshot) m.file = this.relocated.get(m.baseName) ?? m.file;
     }
-    const file = this.relocated.get(message.baseName);
+    const file = this.relocated.get(this.table.baseName(index));
     if (file === undefined || sameFile(file, before)) return false;
-    message.file = file;
+    this.moved.set(index, file);
     return true;
   }
 
   /** Apply `change` to the message's file, following it if it moved; "gone" if someone removed it. */
-  private withCurrentFile(message: MaildirMessage, change: (path: string) => void): Outcome {
+  private withCurrentFile(index: number, change: (path: string) => void): Outcome {
     for (;;) {
       try {
-        change(messagePath(this.dir, message.file));
+        change(messagePath(this.dir, this.file(index)));
         return "done";
       } catch (error) {
-        if (!isNotFound(error) || !this.relocate(message)) {
+        if (!isNotFound(error) || !this.relocate(index)) {
           if (isNotFound(error)) return "gone";
           throw error;
         }
@@ -114,55 +128,55 @@ export class MaildirMaildrop implements Maildrop {
     }
   }
 
-  private applyUpdate(deleted: MaildirMessage[], seen: MaildirMessage[]): CommitResult {
+  private async applyUpdate(deleted: readonly number[], seen: readonly number[]): Promise<CommitResult> {
     this.relocated = undefined;
     const gone = new Set<string>();
     const failures: string[] = [];
     let expunged = 0;
-    for (const message of deleted) {
+    for (const index of deleted) {
       try {
-        // Removing a message someone else already removed is harmless (§5.7).
-        if (this.withCurrentFile(message, unlinkSync) === "done") expunged++;
-        gone.add(message.baseName);
+        // Removing a message someone else already removed is harmless (RFC 1939 section 6).
+        if (this.withCurrentFile(index, unlinkSync) === "done") expunged++;
+        gone.add(this.table.baseName(index));
       } catch (error) {
-        failures.push(`${messagePath(this.dir, message.file)}: ${errorCode(error) ?? describe(error)}`);
+        failures.push(`${messagePath(this.dir, this.file(index))}: ${errorCode(error) ?? describeError(error)}`);
       }
     }
     if (expunged > 0) {
       // The unlinks must be durable before the uid list forgets the messages.
-      fsyncDirectory(`${this.dir}/new`);
-      fsyncDirectory(`${this.dir}/cur`);
+      await fsyncDirectoryAsync(`${this.dir}/new`);
+      await fsyncDirectoryAsync(`${this.dir}/cur`);
     }
-    for (const message of seen) this.markMessageSeen(message);
-    if (gone.size > 0) this.forget(gone);
+    for (const index of seen) this.markMessageSeen(index);
+    if (gone.size > 0) await this.forget(gone);
     if (failures.length > 0) {
       throw new StoreError("perm", "Some deleted messages were not removed", `${this.dir}: expunged ${expunged}; ${failures.join("; ")}`);
     }
     return { expunged, mailboxName: this.dir };
   }
 
-  /** \Seen for popuseimapflags (§5.10): rename into cur/ with S among the `:2,` flags. */
-  private markMessageSeen(message: MaildirMessage): void {
+  /** \Seen for popuseimapflags (Cyrus's imapd.conf(5)): rename into cur/ with S among the `:2,` flags. */
+  private markMessageSeen(index: number): void {
     try {
-      this.withCurrentFile(message, (path) => {
-        const target = nameWithSeenFlag(message.file.name) ?? message.file.name;
-        if (message.file.subdir === "cur" && target === message.file.name) return;
+      this.withCurrentFile(index, (path) => {
+        const file = this.file(index);
+        const target = nameWithSeenFlag(file.name) ?? file.name;
+        if (file.subdir === "cur" && target === file.name) return;
         renameSync(path, `${this.dir}/cur/${target}`);
-        message.file = { subdir: "cur", name: target };
+        this.moved.set(index, { subdir: "cur", name: target });
       });
     } catch {
       // A missing \Seen flag is cosmetic; it must not turn a successful QUIT into an error.
     }
   }
 
-  private forget(gone: ReadonlySet<string>): void {
-    const list = readUidList(this.dir);
+  private async forget(gone: ReadonlySet<string>): Promise<void> {
+    const list = await readUidList(this.dir);
     if (list === undefined) return;
-    const messages = list.messages.filter((m) => !gone.has(m.baseName));
-    if (messages.length !== list.messages.length) writeUidList(this.dir, { ...list, ctimes: UNKNOWN_CTIMES, messages }, { durableRename: false });
+    const draft = draftOf(list);
+    const messages = draft.messages.filter((m) => !gone.has(m.baseName));
+    if (messages.length === draft.messages.length) return;
+    const bytes = await serializeUidList({ ...draft, ctimes: UNKNOWN_CTIMES, messages });
+    await writeUidList(this.dir, bytes, { durableRename: false });
   }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -3,10 +3,15 @@
  * being written), keyed by base name so a message is recognised whatever its flags.
  */
 import { readdirSync, type Dirent } from "node:fs";
+import { readdir } from "node:fs/promises";
+import { TimeSlicer } from "../fs/time-slice.ts";
 import { maildirBaseName } from "./maildir-name.ts";
 import { storeErrorFrom } from "../fs/errors.ts";
 
 export type MaildirSubdir = "new" | "cur";
+
+/** Entries handled between two checks of the time slice. */
+const SCAN_BATCH = 512;
 
 /** new/ before cur/: a message renamed from new/ to cur/ meanwhile is then seen at least once. */
 export const MAILDIR_SUBDIRS: readonly MaildirSubdir[] = ["new", "cur"];
@@ -47,11 +52,47 @@ function notAMessage(entry: Dirent): string | undefined {
   return undefined;
 }
 
+function addEntries(files: Map<string, MaildirFile>, dir: string, subdir: MaildirSubdir, entries: readonly Dirent[], from: number, to: number, onSkip?: SkipReporter): void {
+  for (let i = from; i < to; i++) {
+    const entry = entries[i]!;
+    const name = entry.name;
+    if (!isMessageName(name)) continue;
+    const why = notAMessage(entry);
+    if (why === undefined) files.set(maildirBaseName(name), { subdir, name });
+    else onSkip?.(`${dir}/${subdir}/${name}`, `skipped: ${why}, not a message file`);
+  }
+}
+
 /**
  * The messages in `subdirs`, by base name. A base name found in both (a copy mid-move) counts once,
  * at its cur/ location. Entries that are not regular files are left out and reported to `onSkip`.
+ * The directories are read off the JS thread, and the entries taken in slices.
  */
-export function scanMaildir(dir: string, subdirs: readonly MaildirSubdir[] = MAILDIR_SUBDIRS, onSkip?: SkipReporter): Map<string, MaildirFile> {
+export async function scanMaildir(
+  dir: string,
+  subdirs: readonly MaildirSubdir[] = MAILDIR_SUBDIRS,
+  onSkip?: SkipReporter,
+  slicer = new TimeSlicer(),
+): Promise<Map<string, MaildirFile>> {
+  const files = new Map<string, MaildirFile>();
+  for (const subdir of MAILDIR_SUBDIRS) {
+    if (!subdirs.includes(subdir)) continue;
+    let entries: Dirent[];
+    try {
+      entries = await readdir(`${dir}/${subdir}`, { withFileTypes: true });
+    } catch (error) {
+      throw storeErrorFrom(error, `cannot list maildir ${dir}/${subdir}`);
+    }
+    for (let at = 0; at < entries.length; at += SCAN_BATCH) {
+      if (slicer.due()) await slicer.yield();
+      addEntries(files, dir, subdir, entries, at, Math.min(at + SCAN_BATCH, entries.length), onSkip);
+    }
+  }
+  return files;
+}
+
+/** scanMaildir in one go, for the rare relocation of a message that moved after login. */
+export function scanMaildirNow(dir: string, subdirs: readonly MaildirSubdir[] = MAILDIR_SUBDIRS): Map<string, MaildirFile> {
   const files = new Map<string, MaildirFile>();
   for (const subdir of MAILDIR_SUBDIRS) {
     if (!subdirs.includes(subdir)) continue;
@@ -61,13 +102,7 @@ export function scanMaildir(dir: string, subdirs: readonly MaildirSubdir[] = MAI
     } catch (error) {
       throw storeErrorFrom(error, `cannot list maildir ${dir}/${subdir}`);
     }
-    for (const entry of entries) {
-      const name = entry.name;
-      if (!isMessageName(name)) continue;
-      const why = notAMessage(entry);
-      if (why === undefined) files.set(maildirBaseName(name), { subdir, name });
-      else onSkip?.(`${dir}/${subdir}/${name}`, `skipped: ${why}, not a message file`);
-    }
+    addEntries(files, dir, subdir, entries, 0, entries.length);
   }
   return files;
 }

@@ -11,7 +11,8 @@ import { validatePathTemplate } from "../fs/path-template.ts";
 import { storeErrorFrom } from "../fs/errors.ts";
 import { resolveMaildirPath } from "./maildir-path.ts";
 import { measureNewMessages, updateUidList, type Observation } from "./uid-assignment.ts";
-import { parseUidList, readUidListBytes, UID_LIST_LOCK_FILE, writeUidList, type UidList } from "./uid-list.ts";
+import { parseUidList, readUidListBytes, serializeUidList, UID_LIST_LOCK_FILE, writeUidList, type UidList } from "./uid-list.ts";
+import { TimeSlicer } from "../fs/time-slice.ts";
 
 export interface MaildirStoreOptions {
   /** `pop3_maildir_path`, e.g. `/var/mail/%u/Maildir`. */
@@ -28,11 +29,22 @@ export interface MaildirStoreOptions {
  * List the directories the uid list cannot vouch for. A message of the list that is missing from
  * the listing gets a second listing, in case it was being renamed inside cur/ while it was read.
  */
-function listChanged(dir: string, list: UidList | undefined, listed: readonly MaildirSubdir[], onSkip: SkipReporter): Map<string, MaildirFile> {
-  const files = scanMaildir(dir, listed, onSkip);
-  const missing = list?.messages.some((m) => listed.includes(m.subdir) && !files.has(m.baseName)) ?? false;
+async function listChanged(
+  dir: string,
+  list: UidList | undefined,
+  listed: readonly MaildirSubdir[],
+  onSkip: SkipReporter,
+  slicer: TimeSlicer,
+): Promise<Map<string, MaildirFile>> {
+  const files = await scanMaildir(dir, listed, onSkip, slicer);
+  let missing = false;
+  const table = list?.table;
+  for (let i = 0; table !== undefined && i < table.count && !missing; i++) {
+    if ((i & 1023) === 0 && slicer.due()) await slicer.yield();
+    missing = listed.includes(table.subdir(i)) && !files.has(table.baseName(i));
+  }
   if (!missing) return files;
-  const again = scanMaildir(dir, listed);
+  const again = await scanMaildir(dir, listed, undefined, slicer);
   for (const [baseName, file] of files) if (!again.has(baseName)) again.set(baseName, file);
   return again;
 }
@@ -56,7 +68,7 @@ export class MaildirStore implements MailStore {
     const dir = resolveMaildirPath(this.pathTemplate, user, folder);
     try {
       const list = await this.currentUidList(dir);
-      return new MaildirMaildrop(dir, list.uidValidity, [...list.messages], this.markSeen);
+      return new MaildirMaildrop(dir, list.uidValidity, list.table, this.markSeen);
     } catch (error) {
       if (error instanceof FileLockTimeoutError) throw new StoreError("temp", "Mailbox is locked", error.message);
       throw storeErrorFrom(error, `cannot open maildir ${dir}`);
@@ -69,31 +81,36 @@ export class MaildirStore implements MailStore {
    * delivery lists just new/.
    */
   private async currentUidList(dir: string): Promise<UidList> {
-    const seen = this.observe(dir, readUidListBytes(dir));
+    // One slicer for the whole login: its work is spread over turns of the event loop.
+    const slicer = new TimeSlicer();
+    const seen = await this.observe(dir, await readUidListBytes(dir), slicer);
     if (seen.listed.length === 0) return seen.list!;
     // Reading new messages can take long; do it before taking the lock other logins wait on.
-    const sizes = measureNewMessages(dir, seen, new Map(), this.onSkip);
+    const sizes = await measureNewMessages(dir, seen, new Map(), this.onSkip, slicer);
     if (seen.list !== undefined && sizes.size === 0) {
-      const update = updateUidList(dir, seen, sizes, this.now());
-      if (!update.changed) return update.list;
+      const update = await updateUidList(dir, seen, sizes, this.now(), slicer);
+      if (!update.changed) return seen.list;
     }
-    return withFileLock(`${dir}/${UID_LIST_LOCK_FILE}`, "write", () => {
-      const latest = this.observeAgainIfUseful(dir, seen);
-      measureNewMessages(dir, latest, sizes);
-      const { list, changed, uidsAssigned } = updateUidList(dir, latest, sizes, this.now());
-      if (changed) writeUidList(dir, list, { durableRename: uidsAssigned });
-      return list;
+    return withFileLock(`${dir}/${UID_LIST_LOCK_FILE}`, "write", async () => {
+      const latest = await this.observeAgainIfUseful(dir, seen, slicer);
+      await measureNewMessages(dir, latest, sizes, this.onSkip, slicer);
+      const { list, changed, uidsAssigned } = await updateUidList(dir, latest, sizes, this.now(), slicer);
+      if (!changed) return latest.list!;
+      const bytes = await serializeUidList(list, slicer);
+      await writeUidList(dir, bytes, { durableRename: uidsAssigned });
+      // The snapshot is the compact form of what was just written.
+      return (await parseUidList(bytes, slicer))!;
     });
   }
 
-  private observe(dir: string, listBytes: Buffer | undefined): Observation {
+  private async observe(dir: string, listBytes: Buffer | undefined, slicer: TimeSlicer): Promise<Observation> {
     const current = directoryCtimes(dir);
     // Settledness is judged at the stat, which precedes the listing.
     const ctimes = settledCtimes(current, this.now());
-    const list = listBytes === undefined ? undefined : parseUidList(listBytes);
+    const list = listBytes === undefined ? undefined : await parseUidList(listBytes, slicer);
     const unchanged = list === undefined ? [] : unchangedSubdirs(list.ctimes, current);
     const listed = MAILDIR_SUBDIRS.filter((subdir) => !unchanged.includes(subdir));
-    const files = listed.length === 0 ? new Map() : listChanged(dir, list, listed, this.onSkip);
+    const files = listed.length === 0 ? new Map() : await listChanged(dir, list, listed, this.onSkip, slicer);
     return { listBytes, list, ctimes, listed, files };
   }
 
@@ -102,12 +119,12 @@ export class MaildirStore implements MailStore {
    * new one (deliveries never take our lock, so holding it adds nothing), unless it came too soon
    * after a change to be recorded as current and a new look now would be.
    */
-  private observeAgainIfUseful(dir: string, seen: Observation): Observation {
-    const listBytes = readUidListBytes(dir);
+  private async observeAgainIfUseful(dir: string, seen: Observation, slicer: TimeSlicer): Promise<Observation> {
+    const listBytes = await readUidListBytes(dir);
     const unchanged = listBytes === undefined ? seen.listBytes === undefined : seen.listBytes !== undefined && listBytes.equals(seen.listBytes);
     if (unchanged && !hasUnknown(seen.ctimes)) return seen;
     if (unchanged && hasUnknown(settledCtimes(directoryCtimes(dir), this.now()))) return seen;
-    return this.observe(dir, listBytes);
+    return this.observe(dir, listBytes, slicer);
   }
 }
 

@@ -10,8 +10,9 @@ import { compareDelivery, deliveryKeyFromMtime, deliveryKeyFromName, type Delive
 import { messagePath, sameFile, type MaildirFile, type MaildirSubdir, type SkipReporter } from "./maildir-scan.ts";
 import { isNotRegularFile } from "../fs/safe-open.ts";
 import { maildirMessageSize } from "./message-size.ts";
+import { sortInSlices, TimeSlicer } from "../fs/time-slice.ts";
 import { isNotFound } from "../fs/errors.ts";
-import type { UidList } from "./uid-list.ts";
+import { draftOf, type UidList, type UidListDraft } from "./uid-list.ts";
 
 /** One look at a Maildir. */
 export interface Observation {
@@ -27,7 +28,7 @@ export interface Observation {
 }
 
 export interface UidListUpdate {
-  readonly list: UidList;
+  readonly list: UidListDraft;
   /** Whether `list` differs from the one on disk and should be written. */
   readonly changed: boolean;
   /** Whether it hands out UIDs (or a UIDVALIDITY) that clients may see and must never change. */
@@ -38,9 +39,13 @@ export interface UidListUpdate {
 export type MeasuredSizes = Map<string, number>;
 
 /** The base names the list knows in the listed directories. */
-function knownInListed(observation: Observation): Set<string> {
+async function knownInListed(observation: Observation, slicer: TimeSlicer): Promise<Set<string>> {
   const known = new Set<string>();
-  for (const m of observation.list?.messages ?? []) if (observation.listed.includes(m.subdir)) known.add(m.baseName);
+  const table = observation.list?.table;
+  for (let i = 0; table !== undefined && i < table.count; i++) {
+    if ((i & 1023) === 0 && slicer.due()) await slicer.yield();
+    if (observation.listed.includes(table.subdir(i))) known.add(table.baseName(i));
+  }
   return known;
 }
 
@@ -48,12 +53,19 @@ function knownInListed(observation: Observation): Set<string> {
  * Size every listed file the uid list does not know yet. A file that vanished or cannot be read is
  * left out; it stays out of the list too, so a later login tries again.
  */
-export function measureNewMessages(dir: string, observation: Observation, sizes: MeasuredSizes = new Map(), onSkip?: SkipReporter): MeasuredSizes {
-  const known = knownInListed(observation);
+export async function measureNewMessages(
+  dir: string,
+  observation: Observation,
+  sizes: MeasuredSizes = new Map(),
+  onSkip?: SkipReporter,
+  slicer = new TimeSlicer(),
+): Promise<MeasuredSizes> {
+  const known = await knownInListed(observation, slicer);
   for (const [baseName, file] of observation.files) {
     if (known.has(baseName) || sizes.has(baseName)) continue;
+    await slicer.pause();
     try {
-      sizes.set(baseName, maildirMessageSize(messagePath(dir, file), baseName));
+      sizes.set(baseName, await maildirMessageSize(messagePath(dir, file), baseName, slicer));
     } catch (error) {
       // Vanished (or unreadable) since the listing: not part of this snapshot.
       if (isNotRegularFile(error)) onSkip?.(error.path, `skipped: ${error.kind === "other" ? "not a regular file" : `a ${error.kind}`}, not a message file`);
@@ -73,10 +85,10 @@ function deliveryKey(dir: string, baseName: string, file: MaildirFile): Delivery
   }
 }
 
-function startingList(dir: string, nowMs: number): { list: UidList; dovecot: DovecotUids | undefined } {
+function startingList(dir: string, nowMs: number): { list: UidListDraft; dovecot: DovecotUids | undefined } {
   const dovecot = readDovecotUidList(dir);
   const uidValidity = dovecot?.uidValidity ?? Math.floor(nowMs / 1000);
-  const list: UidList = { uidValidity, nextUid: dovecot?.nextUid ?? 1, ctimes: { new: 0n, cur: 0n }, messages: [] };
+  const list: UidListDraft = { uidValidity, nextUid: dovecot?.nextUid ?? 1, ctimes: { new: 0n, cur: 0n }, messages: [] };
   return { list, dovecot };
 }
 
@@ -86,14 +98,15 @@ function startingList(dir: string, nowMs: number): { list: UidList; dovecot: Dov
  * directory can have come from there either. `sizes` must hold every file the list does not know;
  * files without one are left out.
  */
-export function updateUidList(dir: string, observation: Observation, sizes: MeasuredSizes, nowMs: number): UidListUpdate {
+export async function updateUidList(dir: string, observation: Observation, sizes: MeasuredSizes, nowMs: number, slicer = new TimeSlicer()): Promise<UidListUpdate> {
   const previous = observation.list;
-  const { list: base, dovecot } = previous === undefined ? startingList(dir, nowMs) : { list: previous, dovecot: undefined };
+  const { list: base, dovecot } = previous === undefined ? startingList(dir, nowMs) : { list: draftOf(previous), dovecot: undefined };
   const { files, listed } = observation;
   const messages: MaildirMessage[] = [];
   const known = new Set<string>();
   let removed = false;
   for (const message of base.messages) {
+    if ((messages.length & 1023) === 0 && slicer.due()) await slicer.yield();
     if (!listed.includes(message.subdir)) {
       messages.push(message);
       continue;
@@ -111,12 +124,13 @@ export function updateUidList(dir: string, observation: Observation, sizes: Meas
   const incomplete = new Set<MaildirSubdir>();
   for (const [baseName, file] of files) {
     if (known.has(baseName)) continue;
+    await slicer.pause();
     const size = sizes.get(baseName);
     const key = size === undefined ? undefined : deliveryKey(dir, baseName, file);
     if (size === undefined || key === undefined) incomplete.add(file.subdir);
     else arrivals.push({ key, file, size });
   }
-  arrivals.sort((a, b) => compareDelivery(a.key, b.key));
+  await sortInSlices(arrivals, (a, b) => compareDelivery(a.key, b.key), slicer);
 
   let nextUid = base.nextUid;
   const importedUids = new Set<number>();
@@ -133,7 +147,7 @@ export function updateUidList(dir: string, observation: Observation, sizes: Meas
     new: incomplete.has("new") ? 0n : observation.ctimes.new,
     cur: incomplete.has("cur") ? 0n : observation.ctimes.cur,
   };
-  const list: UidList = { uidValidity: base.uidValidity, nextUid, ctimes, messages };
+  const list: UidListDraft = { uidValidity: base.uidValidity, nextUid, ctimes, messages };
   const changed = previous === undefined || removed || arrivals.length > 0 || !sameCtimes(previous.ctimes, ctimes);
   return { list, changed, uidsAssigned: previous === undefined || arrivals.length > 0 };
 }

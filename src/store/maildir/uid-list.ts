@@ -9,11 +9,14 @@
  * so a login can trust the list without listing 20,000 files; 0 means "not known, list it".
  * The file is replaced whole (temp file, fsync, rename): a crash leaves the old or the new list.
  */
-import { closeSync, constants, fsyncSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { constants } from "node:fs";
+import { open, readFile, rename } from "node:fs/promises";
 import { UNKNOWN_CTIMES, type DirectoryCtimes } from "./directory-state.ts";
-import { MaildirMessage } from "./maildir-message.ts";
+import type { MaildirMessage } from "./maildir-message.ts";
 import { isNotFound } from "../fs/errors.ts";
-import { fsyncDirectory } from "../fs/durable.ts";
+import { fsyncDirectoryAsync } from "../fs/durable.ts";
+import { TimeSlicer } from "../fs/time-slice.ts";
+import { UidTable, UidTableBuilder } from "./uid-table.ts";
 
 export const UID_LIST_FILE = "pop3d-uidlist";
 export const UID_LIST_LOCK_FILE = "pop3d-uidlist.lock";
@@ -24,11 +27,19 @@ const FORMAT_VERSION = "1";
 /** The list is mail metadata and gets the same privacy as the mail. */
 const UID_LIST_MODE = 0o600;
 
-export interface UidList {
+export interface UidListHeader {
   readonly uidValidity: number;
   readonly nextUid: number;
   readonly ctimes: DirectoryCtimes;
-  /** Ascending by uid. */
+}
+
+/** A list as read from its file: the messages, ascending by uid, in a compact table. */
+export interface UidList extends UidListHeader {
+  readonly table: UidTable;
+}
+
+/** A list being written: messages as objects (uid-assignment.ts), ascending by uid. */
+export interface UidListDraft extends UidListHeader {
   readonly messages: readonly MaildirMessage[];
 }
 
@@ -59,7 +70,7 @@ function parseCtime(text: string | undefined): bigint | undefined {
   return text !== undefined && /^\d+$/.test(text) ? BigInt(text) : undefined;
 }
 
-function parseHeader(line: string): Omit<UidList, "messages"> | undefined {
+function parseHeader(line: string): UidListHeader | undefined {
   const fields = line.split(" ");
   if (fields.length !== 6 || fields[0] !== FORMAT_TAG || fields[1] !== FORMAT_VERSION) return undefined;
   const uidValidity = Number(fields[2]);
@@ -75,31 +86,32 @@ function parseHeader(line: string): Omit<UidList, "messages"> | undefined {
  * Parse the list; undefined if the header is unusable. Bad lines are dropped: those messages then
  * get fresh UIDs above nextUid, which costs a re-download but never a clash. The writer never puts
  * a base name twice; a hand-edited duplicate is resolved when the list is next updated. Works on
- * bytes and leaves file names undecoded, because a login on a big Maildir runs this cold.
+ * bytes and leaves file names undecoded, and yields to the event loop between slices (a login on
+ * a big Maildir parses 100,000 lines).
  */
-export function parseUidList(data: Buffer | string): UidList | undefined {
+export async function parseUidList(data: Buffer | string, slicer = new TimeSlicer()): Promise<UidList | undefined> {
   const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
   const headerEnd = bytes.indexOf(LF);
   const header = parseHeader(bytes.toString("utf8", 0, headerEnd < 0 ? bytes.length : headerEnd));
   if (header === undefined) return undefined;
 
-  const messages: MaildirMessage[] = [];
+  const rows = new UidTableBuilder(bytes, Math.ceil(bytes.length / 48));
   let sorted = true;
   let dropped = false;
-  // One pass over the bytes with the number parsing inlined: this loop runs cold (a fresh process
-  // per inetd login) once per message, and calls or allocations in it show in the login time.
+  // One pass over the bytes with the number parsing inlined: this loop runs once per message.
   const length = bytes.length;
   let lastUid = 0;
-  for (let pos = headerEnd < 0 ? length : headerEnd + 1; pos < length; ) {
+  for (let pos = headerEnd < 0 ? length : headerEnd + 1, n = 0; pos < length; n++) {
+    if ((n & 127) === 0 && slicer.due()) await slicer.yield();
     let end = bytes.indexOf(LF, pos);
     if (end < 0) end = length;
     let at = pos;
     let uid = 0;
-    for (let digit; at < end && (digit = bytes[at] - 48) >= 0 && digit <= 9; at++) uid = uid * 10 + digit;
+    for (let digit; at < end && (digit = bytes[at]! - 48) >= 0 && digit <= 9; at++) uid = uid * 10 + digit;
     const uidDigits = at - pos;
     const sizeStart = at + 1;
     let size = 0;
-    if (bytes[at] === SPACE) for (at++; at < end && bytes[at] >= 48 && bytes[at] <= 57; at++) size = size * 10 + bytes[at] - 48;
+    if (bytes[at] === SPACE) for (at++; at < end && bytes[at]! >= 48 && bytes[at]! <= 57; at++) size = size * 10 + bytes[at]! - 48;
     const pathAt = at + 1;
     const valid =
       uidDigits > 0 && uidDigits <= MAX_DIGITS && uid > 0 && uid < header.nextUid &&
@@ -108,28 +120,42 @@ export function parseUidList(data: Buffer | string): UidList | undefined {
     if (subdir !== undefined) {
       if (uid <= lastUid) sorted = false;
       lastUid = uid;
-      messages.push(MaildirMessage.fromListLine(uid, size, subdir, bytes, pos, pathAt, end));
+      rows.add(uid, size, subdir, pos, pathAt, end);
     } else if (end > pos) {
       dropped = true;
     }
     pos = end + 1;
   }
-  if (!sorted) {
-    messages.sort((a, b) => a.uid - b.uid);
-    for (let i = messages.length - 1; i > 0; i--) if (messages[i].uid === messages[i - 1].uid) messages.splice(i, 1);
-  }
   // A damaged list no longer proves anything about the directories.
-  return { ...header, ctimes: dropped || !sorted ? UNKNOWN_CTIMES : header.ctimes, messages };
+  return { ...header, ctimes: dropped || !sorted ? UNKNOWN_CTIMES : header.ctimes, table: rows.build(sorted) };
+}
+
+/** The list's messages as objects that still point into its bytes, for an update. */
+export function draftOf(list: UidList): UidListDraft {
+  const { uidValidity, nextUid, ctimes, table } = list;
+  return { uidValidity, nextUid, ctimes, messages: Array.from({ length: table.count }, (_, i) => table.message(i)) };
 }
 
 /** Unchanged lines are copied from the list they were read from, in runs, rather than re-encoded. */
-export function serializeUidList(list: UidList): Buffer {
+export async function serializeUidList(list: UidListDraft, slicer = new TimeSlicer()): Promise<Buffer> {
   const { uidValidity, nextUid, ctimes } = list;
   const parts: Uint8Array[] = [Buffer.from(`${FORMAT_TAG} ${FORMAT_VERSION} ${uidValidity} ${nextUid} ${ctimes.new} ${ctimes.cur}\n`)];
   let runBytes: Buffer | undefined;
   let runStart = 0;
   let runEnd = 0;
+  // New lines are gathered as text and encoded a batch at a time: one Buffer per line would leave
+  // 100,000 objects for the collector after a first login.
+  let text = "";
+  let n = 0;
+  const flushText = (): void => {
+    if (text !== "") parts.push(Buffer.from(text, "utf8"));
+    text = "";
+  };
   for (const message of list.messages) {
+    if ((n++ & 255) === 0 && slicer.due()) {
+      flushText();
+      await slicer.yield();
+    }
     const source = message.listSource;
     if (source !== undefined && source === runBytes && message.listLineStart === runEnd + 1) {
       runEnd = message.listLineEnd;
@@ -138,20 +164,22 @@ export function serializeUidList(list: UidList): Buffer {
     if (runBytes !== undefined) parts.push(runBytes.subarray(runStart, runEnd), NEWLINE);
     runBytes = source;
     if (source !== undefined) {
+      flushText();
       runStart = message.listLineStart;
       runEnd = message.listLineEnd;
     } else {
-      parts.push(Buffer.from(`${message.uid} ${message.size} ${message.file.subdir}/${message.file.name}\n`, "utf8"));
+      text += `${message.uid} ${message.size} ${message.file.subdir}/${message.file.name}\n`;
     }
   }
   if (runBytes !== undefined) parts.push(runBytes.subarray(runStart, runEnd), NEWLINE);
+  flushText();
   return Buffer.concat(parts);
 }
 
-/** The raw list of the Maildir at `dir`, or undefined if it has none yet. */
-export function readUidListBytes(dir: string): Buffer | undefined {
+/** The raw list of the Maildir at `dir`, or undefined if it has none yet. Read off the JS thread. */
+export async function readUidListBytes(dir: string): Promise<Buffer | undefined> {
   try {
-    return readFileSync(`${dir}/${UID_LIST_FILE}`);
+    return await readFile(`${dir}/${UID_LIST_FILE}`);
   } catch (error) {
     if (isNotFound(error)) return undefined;
     throw error;
@@ -159,8 +187,8 @@ export function readUidListBytes(dir: string): Buffer | undefined {
 }
 
 /** The list of the Maildir at `dir`, or undefined if there is none yet (or it is unusable). */
-export function readUidList(dir: string): UidList | undefined {
-  const bytes = readUidListBytes(dir);
+export async function readUidList(dir: string): Promise<UidList | undefined> {
+  const bytes = await readUidListBytes(dir);
   return bytes === undefined ? undefined : parseUidList(bytes);
 }
 
@@ -173,21 +201,21 @@ export interface UidListWriteOptions {
 }
 
 /**
- * Replace the list atomically. The caller holds the uid list lock. The data is always fsynced before
- * the rename: some filesystems would otherwise leave an empty list after a crash, and a lost list
- * means a new UIDVALIDITY and every client downloading everything again.
+ * Replace the list atomically with `data` (serializeUidList). The caller holds the uid list lock.
+ * The data is always fsynced before the rename: some filesystems would otherwise leave an empty
+ * list after a crash, and a lost list means a new UIDVALIDITY and every client downloading
+ * everything again. Writes and fsyncs run off the JS thread.
  */
-export function writeUidList(dir: string, list: UidList, options: UidListWriteOptions): void {
+export async function writeUidList(dir: string, data: Buffer, options: UidListWriteOptions): Promise<void> {
   const tempPath = `${dir}/${UID_LIST_TEMP_FILE}`;
-  const data = serializeUidList(list);
-  const fd = openSync(tempPath, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, UID_LIST_MODE);
+  const file = await open(tempPath, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, UID_LIST_MODE);
   try {
     let written = 0;
-    while (written < data.length) written += writeSync(fd, data, written, data.length - written);
-    fsyncSync(fd);
+    while (written < data.length) written += (await file.write(data, written, data.length - written)).bytesWritten;
+    await file.sync();
   } finally {
-    closeSync(fd);
+    await file.close();
   }
-  renameSync(tempPath, `${dir}/${UID_LIST_FILE}`);
-  if (options.durableRename) fsyncDirectory(dir);
+  await rename(tempPath, `${dir}/${UID_LIST_FILE}`);
+  if (options.durableRename) await fsyncDirectoryAsync(dir);
 }

@@ -1,19 +1,19 @@
 import { describe, expect, test } from "bun:test";
 import { MaildirMessage } from "../../../src/store/maildir/maildir-message.ts";
-import { parseUidList, serializeUidList, type UidList } from "../../../src/store/maildir/uid-list.ts";
+import { draftOf, parseUidList, serializeUidList, type UidListDraft } from "../../../src/store/maildir/uid-list.ts";
 import { parseDovecotUidList } from "../../../src/store/maildir/dovecot-uidlist.ts";
 
-const summary = (list: UidList | undefined) =>
+const summary = (list: Awaited<ReturnType<typeof parseUidList>>) =>
   list && {
     uidValidity: list.uidValidity,
     nextUid: list.nextUid,
     ctimes: list.ctimes,
-    messages: list.messages.map((m) => [m.uid, m.size, m.baseName, m.file.subdir, m.file.name]),
+    messages: draftOf(list).messages.map((m) => [m.uid, m.size, m.baseName, m.file.subdir, m.file.name]),
   };
 
 describe("uid list format", () => {
-  test("round-trips", () => {
-    const list: UidList = {
+  test("round-trips", async () => {
+    const list: UidListDraft = {
       uidValidity: 1_700_000_000,
       nextUid: 8,
       ctimes: { new: 1_700_000_000_123_456_789n, cur: 1_700_000_001_000_000_000n },
@@ -22,13 +22,13 @@ describe("uid list format", () => {
         MaildirMessage.at(7, 0, { subdir: "new", name: "odd name with spaces" }),
       ],
     };
-    const text = serializeUidList(list).toString();
+    const text = (await serializeUidList(list)).toString();
     expect(text).toBe(
       "pop3d-uidlist 1 1700000000 8 1700000000123456789 1700000001000000000\n" +
         "3 120 cur/1.M1P1.h,S=100:2,S\n" +
         "7 0 new/odd name with spaces\n",
     );
-    expect(summary(parseUidList(text))).toEqual({
+    expect(summary(await parseUidList(text))).toEqual({
       uidValidity: 1_700_000_000,
       nextUid: 8,
       ctimes: list.ctimes,
@@ -39,25 +39,25 @@ describe("uid list format", () => {
     });
   });
 
-  test("lines read from a list are written back unchanged, around changed and new ones", () => {
-    const read = parseUidList("pop3d-uidlist 1 9 5 7 8\n1 10 cur/a:2,S\n2 20 new/b\n3 30 cur/c:2,\n4 40 cur/d:2,")!;
-    const [a, b, c, d] = read.messages;
+  test("lines read from a list are written back unchanged, around changed and new ones", async () => {
+    const read = draftOf((await parseUidList("pop3d-uidlist 1 9 5 7 8\n1 10 cur/a:2,S\n2 20 new/b\n3 30 cur/c:2,\n4 40 cur/d:2,"))!);
+    const [a, b, c, d] = read.messages as [MaildirMessage, MaildirMessage, MaildirMessage, MaildirMessage];
     const moved = b.movedTo({ subdir: "cur", name: "b:2,S" });
     const added = MaildirMessage.at(5, 50, { subdir: "new", name: "e" });
-    const text = serializeUidList({ ...read, nextUid: 6, messages: [a, moved, c, d, added] }).toString();
+    const text = (await serializeUidList({ ...read, nextUid: 6, messages: [a, moved, c, d, added] })).toString();
     expect(text).toBe("pop3d-uidlist 1 9 6 7 8\n1 10 cur/a:2,S\n2 20 cur/b:2,S\n3 30 cur/c:2,\n4 40 cur/d:2,\n5 50 new/e\n");
   });
 
-  test("an unusable header means no list", () => {
-    expect(parseUidList("")).toBeUndefined();
-    expect(parseUidList("pop3d-uidlist 2 1 2 0 0\n")).toBeUndefined();
-    expect(parseUidList("pop3d-uidlist 1 0 2 0 0\n")).toBeUndefined();
-    expect(parseUidList("pop3d-uidlist 1 5 x 0 0\n")).toBeUndefined();
-    expect(parseUidList("pop3d-uidlist 1 5 2 0\n")).toBeUndefined();
+  test("an unusable header means no list", async () => {
+    expect(await parseUidList("")).toBeUndefined();
+    expect(await parseUidList("pop3d-uidlist 2 1 2 0 0\n")).toBeUndefined();
+    expect(await parseUidList("pop3d-uidlist 1 0 2 0 0\n")).toBeUndefined();
+    expect(await parseUidList("pop3d-uidlist 1 5 x 0 0\n")).toBeUndefined();
+    expect(await parseUidList("pop3d-uidlist 1 5 2 0\n")).toBeUndefined();
   });
 
-  test("bad lines are dropped and the directory ctimes are no longer trusted", () => {
-    const list = parseUidList(
+  test("bad lines are dropped and the directory ctimes are no longer trusted", async () => {
+    const list = await parseUidList(
       "pop3d-uidlist 1 9 10 5 6\n" +
         "1 10 cur/a\n" +
         "x 10 cur/b\n" + // bad uid
@@ -78,14 +78,14 @@ describe("uid list format", () => {
     });
   });
 
-  test("out-of-order lines are sorted and a repeated uid kept once", () => {
-    const list = parseUidList("pop3d-uidlist 1 9 10 5 6\n4 1 cur/b\n2 1 cur/a\n4 1 cur/c\n");
-    expect(list?.messages.map((m) => m.uid)).toEqual([2, 4]);
+  test("out-of-order lines are sorted and a repeated uid kept once", async () => {
+    const list = await parseUidList("pop3d-uidlist 1 9 10 5 6\n4 1 cur/b\n2 1 cur/a\n4 1 cur/c\n");
+    expect(draftOf(list!).messages.map((m) => [m.uid, m.file.name])).toEqual([[2, "a"], [4, "b"]]);
     expect(list?.ctimes).toEqual({ new: 0n, cur: 0n });
   });
 
-  test("an intact list keeps its ctimes", () => {
-    expect(parseUidList("pop3d-uidlist 1 9 10 5 6\n1 1 cur/a\n")?.ctimes).toEqual({ new: 5n, cur: 6n });
+  test("an intact list keeps its ctimes", async () => {
+    expect((await parseUidList("pop3d-uidlist 1 9 10 5 6\n1 1 cur/a\n"))?.ctimes).toEqual({ new: 5n, cur: 6n });
   });
 });
 
