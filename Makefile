@@ -27,9 +27,10 @@ DEB       = dist/pop3d_$(VERSION)_$(DEB_ARCH).deb
 
 all: build man
 
+# Compared by content, not by time: a fresh checkout's files are newer than a node_modules shared
+# with other checkouts, and `npm ci` would empty it under them.
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund
-	@touch $@
+	@if cmp -s package-lock.json $@; then touch $@; else npm ci --no-audit --no-fund && cp package-lock.json $@; fi
 
 build: $(BINARY)
 

@@ -25,6 +25,11 @@ export interface CliOptions {
   help: boolean;
   version: boolean;
   helpConfig: boolean;
+  /** --check-config: check the config and the files it names, then exit (src/check-config/). */
+  checkConfig: boolean;
+  /** --service, --user: the cyrus.conf service and a sample user for --check-config. */
+  service: string | undefined;
+  user: string | undefined;
 }
 
 export class UsageError extends Error {}
@@ -32,7 +37,8 @@ export class UsageError extends Error {}
 export const USAGE =
   "usage: pop3d [-C config-file] [-U uses] [-T timeout] [-D] [-X] [-H] [-s] [-p ssf]\n" +
   "             [--listen [addr:]port]... [--listen-tls [addr:]port]... [--listen-proxy [addr:]port]...\n" +
-  "             [--help] [--help-config] [--version]";
+  "             [--help] [--help-config] [--version]\n" +
+  "       pop3d --check-config [-C config-file] [--service name] [--user name]";
 
 /** C atoi(): leading digits with an optional sign; anything else is 0. */
 function atoi(text: string): number {
@@ -56,6 +62,9 @@ export function parseCommandLine(argv: readonly string[]): CliOptions {
     help: false,
     version: false,
     helpConfig: false,
+    checkConfig: false,
+    service: undefined,
+    user: undefined,
   };
   for (let i = 0; i < argv.length; i++) {
     const word = argv[i]!;
@@ -86,6 +95,15 @@ export function parseCommandLine(argv: readonly string[]): CliOptions {
           break;
         case "--version":
           o.version = true;
+          break;
+        case "--check-config":
+          o.checkConfig = true;
+          break;
+        case "--service":
+          o.service = longValue();
+          break;
+        case "--user":
+          o.user = longValue();
           break;
         default:
           throw new UsageError(`unknown option ${name}`);

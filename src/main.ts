@@ -3,6 +3,7 @@ import { fstatSync } from "node:fs";
 import { parseCommandLine, USAGE, UsageError, type CliOptions } from "./cli.ts";
 import { ConfigError, DEFAULT_CONFIG_PATH, describeOptions, loadConfig, type Config } from "./config/index.ts";
 import { IMPLEMENTATION, versionText } from "./version.ts";
+import { checkConfig } from "./check-config/index.ts";
 import { log, installSink, installStderrSink, routeThroughTslog } from "./log/logger.ts";
 import { syslogIdent, syslogSink } from "./log/syslog.ts";
 import { buildServices } from "./server/services.ts";
@@ -77,6 +78,14 @@ async function main(argv: string[]): Promise<number> {
   if (cli.helpConfig) {
     process.stdout.write(describeOptions());
     return 0;
+  }
+  if (cli.checkConfig) {
+    return checkConfig({
+      configFile: cli.configFile ?? DEFAULT_CONFIG_PATH,
+      service: cli.service ?? process.env.CYRUS_SERVICE ?? "pop3",
+      user: cli.user,
+      print: (line) => process.stdout.write(`${line}\n`),
+    });
   }
   const preliminaryMode = chooseMode(cli, undefined);
   if (preliminaryMode === "standalone") installStderrSink();
