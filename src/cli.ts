@@ -16,6 +16,8 @@ export interface CliOptions {
   haproxy: boolean;
   /** -s: implicit TLS. */
   implicitTls: boolean;
+  /** -k: Cyrus up to 3.10's MIT KPOP switch; accepted and ignored with a warning. */
+  kerberosPop: boolean;
   /** -p: external security strength factor. */
   externalSsf: number;
   listen: string[];
@@ -56,6 +58,7 @@ export function parseCommandLine(argv: readonly string[]): CliOptions {
     haproxy: false,
     implicitTls: false,
     externalSsf: 0,
+    kerberosPop: false,
     listen: [],
     listenTls: [],
     listenProxy: [],
@@ -134,6 +137,9 @@ export function parseCommandLine(argv: readonly string[]): CliOptions {
         break;
       case "-s":
         o.implicitTls = true;
+        break;
+      case "-k":
+        o.kerberosPop = true;
         break;
       case "-p":
         // Cyrus stores atoi()'s result in an unsigned ssf, so "-1" becomes 4294967295

@@ -14,7 +14,8 @@ import { MAX_PROC_SLOTS, MemoryRegistry, ProcFileRegistry, procDirectory } from 
 import { MultiMasterService } from "./server/master-multi.ts";
 import { becomeServiceUser, runDebugCommand } from "./server/process-setup.ts";
 import type { Session } from "./pop3/session.ts";
-import { loadTlsSettings, type TlsSettings } from "./server/tls.ts";
+import { loadTlsSettings, starttlsOffered, starttlsWarning, tlsConfigured, type TlsSettings } from "./server/tls.ts";
+import { startupFacts, umaskFromConfig, type StartupFacts } from "./config/startup.ts";
 import { inNetworks, parseNetworks } from "./server/networks.ts";
 import { ProcessSignals } from "./server/signals.ts";
 
@@ -125,26 +126,49 @@ async function main(argv: string[]): Promise<number> {
   }
   if (cli.debugCommand) runDebugCommand(cfg.str("debug_command"), service, log);
 
+  // umask before anything is created; which Cyrus we imitate (docs/compatibility.md)
+  let facts: StartupFacts;
+  try {
+    process.umask(umaskFromConfig(cfg));
+    facts = startupFacts(cfg);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    complain(error.message, mode);
+    return EX_CONFIG;
+  }
+  for (const note of facts.notes) log.info(note);
+  if (cli.kerberosPop) log.warning("-k (MIT KPOP over Kerberos 4) is not supported; option ignored");
+
   // TLS (§7): certificates are read now so that a bad one stops start-up with exit 78
   let tlsSettings: TlsSettings | undefined;
   try {
     tlsSettings = loadTlsSettings(cfg, log);
   } catch (error) {
-    complain((error as Error).message, mode);
-    return EX_CONFIG;
+    if (mode === "standalone") {
+      complain((error as Error).message, mode);
+      return EX_CONFIG;
+    }
+    // under master or inetd a broken certificate fails TLS only, as Cyrus's tls_init_serverengine
+    // does: plain POP3 keeps serving, pop3s connections are closed (master would otherwise
+    // disable the whole service after a few exits)
+    log.err(`${(error as Error).message}: TLS disabled, plain POP3 still served`);
   }
   const wantsImplicitTls = cli.implicitTls || cli.listenTls.length > 0;
-  if (wantsImplicitTls && !tlsSettings) {
+  if (wantsImplicitTls && !tlsSettings && !(mode !== "standalone" && tlsConfigured(cfg))) {
     complain("pop3s: required OpenSSL options not present", mode);
     return EX_CONFIG;
   }
   const currentTls = () => tlsSettings;
 
+  const starttlsOffer = starttlsOffered(cfg, tlsSettings, facts.compat.starttlsNeedsAllowStarttls);
+  const noStls = starttlsWarning(cfg, starttlsOffer);
+  if (noStls && tlsSettings) log.warning(noStls);
+
   let services;
   try {
     services = buildServices(
       cfg,
-      { externalSsf: cli.externalSsf, starttlsAvailable: cfg.bool("allowstarttls") && tlsSettings !== undefined },
+      { externalSsf: cli.externalSsf, starttlsAvailable: starttlsOffer },
       log,
     );
   } catch (error) {

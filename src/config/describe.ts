@@ -25,6 +25,8 @@ export function defaultLabel(spec: OptionSpec): string {
       if (spec.computedDefault) return spec.computedDefault.describe;
       if (spec.default === undefined) return "unset";
       return spec.default === "" ? '""' : spec.default;
+    case "enum":
+      return spec.computedDefault ? spec.computedDefault.describe : spec.default;
     default:
       return spec.default;
   }

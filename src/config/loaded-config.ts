@@ -4,7 +4,7 @@
  * checked here, at load, so a bad line is one startup error naming file, line and key.
  */
 import { ConfigError, type Config } from "./config.ts";
-import { DEPRECATED_OPTIONS, OPTIONS, isOptionName, type OptionName, type OptionSpec, type OptionType } from "./options.ts";
+import { DEPRECATED_OPTIONS, OPTIONS, isOptionName, type DefaultContext, type OptionName, type OptionSpec, type OptionType } from "./options.ts";
 import type { ConfigEntry, ConfigText } from "./reader.ts";
 import {
   expandConfigDirectory,
@@ -75,6 +75,16 @@ export class LoadedConfig implements Config {
     return (specific ?? this.overflow.get(k))?.value;
   }
 
+  /** Whether the file sets the option (plain or `<service>_` form). */
+  isSet(name: OptionName): boolean {
+    return this.settings.has(name);
+  }
+
+  /** Every key of the overflow table, as written in the file. */
+  overflowKeys(): Iterable<string> {
+    return this.overflow.keys();
+  }
+
   /** Where an option was set, for error messages of its consumers ("/etc/imapd.conf:12"). */
   origin(name: OptionName): string | undefined {
     const entry = this.settings.get(name)?.entry;
@@ -96,13 +106,25 @@ export class LoadedConfig implements Config {
     return value;
   }
 
+  /** What computed defaults see: the rest of the file. */
+  defaultContext(): DefaultContext {
+    return {
+      configDirectory: this.configDirectory,
+      isSet: (name) => isOptionName(name) && this.settings.has(name),
+      overflowKeys: () => this.overflow.keys(),
+      raw: (key) => this.raw(key),
+    };
+  }
+
   private defaultOf(name: OptionName, spec: OptionSpec): Value | undefined {
     switch (spec.type) {
       case "duration":
         return mustParse(parseDuration(spec.default, spec.unit), name);
       case "string":
-        if (spec.computedDefault) return spec.computedDefault.compute();
+        if (spec.computedDefault) return spec.computedDefault.compute(this.defaultContext());
         return spec.default === undefined ? undefined : expandConfigDirectory(spec.default, this.configDirectory);
+      case "enum":
+        return spec.computedDefault ? spec.computedDefault.compute(this.defaultContext()) : spec.default;
       default:
         return spec.default;
     }

@@ -5,6 +5,18 @@
  */
 import { hostname } from "node:os";
 import type { DurationUnit } from "./values.ts";
+import { BUILD_SYSLOG_FACILITY } from "./build-defaults.ts";
+import { mailstoreDefault, MAILSTORE_DEFAULT_RULE } from "./store-default.ts";
+
+/** What a default computed from the rest of the file may look at. */
+export interface DefaultContext {
+  readonly configDirectory: string;
+  /** Whether a table option is set in the file. */
+  isSet(name: string): boolean;
+  /** Every key of the overflow table (partition-*, sasl_*, ...). */
+  overflowKeys(): Iterable<string>;
+  raw(key: string): string | undefined;
+}
 
 export interface SwitchSpec { readonly type: "switch"; readonly default: boolean; readonly doc: string }
 export interface IntSpec { readonly type: "int"; readonly default: number; readonly doc: string }
@@ -12,6 +24,8 @@ export interface EnumSpec {
   readonly type: "enum";
   readonly values: readonly string[];
   readonly default: string;
+  /** For defaults that depend on the rest of imapd.conf; computed at lookup. */
+  readonly computedDefault?: { readonly describe: string; readonly compute: (ctx: DefaultContext) => string };
   readonly doc: string;
 }
 /** A Cyrus STRINGLIST: a string restricted to fixed words, without the enum on/off synonyms. */
@@ -32,7 +46,7 @@ export interface StringSpec {
   readonly type: "string";
   readonly default: string | undefined;
   /** For defaults that depend on the machine; computed at lookup. */
-  readonly computedDefault?: { readonly describe: string; readonly compute: () => string };
+  readonly computedDefault?: { readonly describe: string; readonly compute: (ctx: DefaultContext) => string | undefined };
   readonly doc: string;
 }
 export type OptionSpec = SwitchSpec | IntSpec | EnumSpec | StringListSpec | DurationSpec | StringSpec;
@@ -79,7 +93,8 @@ const AUTH = {
   auth_mech: listOf(["unix", "pts", "krb5", "mboxgroups"] as const, "unix",
     "Identity and group mechanism; unix limits canonical names to 80 bytes (§6.1)."),
   userdeny_db: listOf(["flat", "skiplist", "sql", "twoskip", "zeroskip"] as const, "flat",
-    "Database type of <configdirectory>/user_deny.db, the per-service deny list."),
+    "Database type of user_deny.db, the per-service deny list cyr_deny writes; we read flat and twoskip (others: a warning, and nobody is denied)."),
+  userdeny_db_path: str("{configdirectory}/user_deny.db", "The user_deny.db file; checked at login and before every command, admins exempt."),
   sasl_pwcheck_method: str("auxprop",
     "How passwords are checked: space-separated saslauthd, auxprop, and our passwd-file (§6.7)."),
   sasl_auxprop_plugin: str(undefined, "Auxprop plugins for auxprop checks; we read sasldb (unset = all we have)."),
@@ -115,8 +130,8 @@ const IDENTITY_AND_LOGGING = {
   },
   serverinfo: oneOf(["off", "min", "on"] as const, "on", "How much of our name and version the greeting and CAPA show (§3)."),
   syslog_prefix: str(undefined, "Syslog ident becomes <prefix>/<service>; $CYRUS_SYSLOG_PREFIX takes precedence (§10)."),
-  syslog_facility: str("LOCAL6",
-    "DAEMON, MAIL, NEWS, USER or LOCAL0-LOCAL7, any case; Cyrus logs and keeps LOCAL6 on anything else (§10)."),
+  syslog_facility: str(BUILD_SYSLOG_FACILITY,
+    "DAEMON, MAIL, NEWS, USER or LOCAL0-LOCAL7, any case; an unknown name keeps the built-in default, as Cyrus does. The default is fixed at build time (MAIL, like Debian's Cyrus)."),
   chatty: sw(false, "Syslog every command."),
   telemetry_bysessionid: sw(false, "Name telemetry files <service>-<sessionid> instead of <service>-<pid> (§8)."),
   auditlog: sw(false, "Syslog traffic byte counts at session end."),
@@ -124,6 +139,9 @@ const IDENTITY_AND_LOGGING = {
   debug_command: str(undefined, "printf format run by the shell for -D, given argv[0], pid and service (§1)."),
   fatals_abort: sw(false, "Abort with a core dump on fatal errors instead of exiting."),
   prometheus_enabled: sw(false, "Cyrus's Prometheus counters; accepted so shared configs load, we export none."),
+  umask: str("077", "Octal umask for every file and directory we create (telemetry logs, proc files, caches), as Cyrus's cyrus_init sets it."),
+  pop3_cyrus_compat: str(undefined,
+    "Our extension: which Cyrus release to behave like where releases differ (3.6, 3.8, 3.10, 3.12, or x.y.z); unset = the installed Cyrus, else 3.12. See docs/compatibility.md."),
 } as const;
 
 const LIMITS = {
@@ -145,8 +163,11 @@ const PATHS_AND_STORES = {
   configdirectory: str(undefined, "Cyrus's state directory (telemetry logs, proc files, databases). Required, absolute, not /."),
   proc_path: str("{configdirectory}/proc", "Directory of per-process status files; absolute, not /."),
   defaultpartition: str(undefined, "Default Cyrus partition (alphanumeric); its partition-<name> is read with pop3_mailstore cyrus."),
-  pop3_mailstore: oneOf(["cyrus", "maildir", "mbox"] as const, "maildir",
-    "Our extension: where mail lives. maildir needs no Cyrus databases, so it is the default; cyrus reads a Cyrus spool."),
+  pop3_mailstore: {
+    ...oneOf(["cyrus", "maildir", "mbox"] as const, "maildir",
+      "Our extension: where mail lives: cyrus reads a Cyrus spool, maildir and mbox need no Cyrus databases."),
+    computedDefault: { describe: MAILSTORE_DEFAULT_RULE, compute: mailstoreDefault },
+  },
   pop3_maildir_path: str("/var/mail/%u/Maildir", "Our extension: Maildir template; %u user, %d domain, %n local part."),
   pop3_mbox_path: str("/var/mail/%u", "Our extension: mbox file template; %u user, %d domain, %n local part."),
   pop3_mbox_content_length: sw(false,

@@ -5,6 +5,7 @@
  */
 import { closeFd, connectUnixDatagram, sendDatagram } from "../sys/libc.ts";
 import type { LogLevel, LogSink } from "./log.ts";
+import { BUILD_SYSLOG_FACILITY } from "../config/build-defaults.ts";
 
 const SEVERITY: Record<LogLevel, number> = { crit: 2, err: 3, warning: 4, notice: 5, info: 6, debug: 7 };
 
@@ -14,14 +15,18 @@ const FACILITIES: Record<string, number> = {
   LOCAL6: 22, LOCAL7: 23,
 };
 
-/** Cyrus's default facility (§10); an unknown name falls back to it, as Cyrus does. */
-const DEFAULT_FACILITY = "LOCAL6";
+/**
+ * The facility Cyrus was built with (--with-syslogfacility; MAIL in Debian's packages, LOCAL6
+ * upstream): used before imapd.conf is read and for a name syslog does not know, as Cyrus's
+ * config_read does.
+ */
+const DEFAULT_FACILITY = BUILD_SYSLOG_FACILITY;
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 export function facilityCode(name: string | undefined): number {
   const key = (name ?? DEFAULT_FACILITY).toUpperCase().replace(/^LOG_/, "");
-  return FACILITIES[key] ?? FACILITIES[DEFAULT_FACILITY]!;
+  return FACILITIES[key] ?? FACILITIES[DEFAULT_FACILITY.toUpperCase()] ?? FACILITIES.MAIL!;
 }
 
 /**
@@ -39,7 +44,7 @@ export function formatSyslogLine(facility: number, level: LogLevel, ident: strin
 }
 
 export interface SyslogOptions {
-  /** `<service>` or `<syslog_prefix>/<service>` (§10). */
+  /** `<service>` or `<syslog_prefix>/<service>` (Cyrus's global.c:cyrus_init). */
   ident: string;
   facility: string | undefined;
   socketPath: string;

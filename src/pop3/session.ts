@@ -258,7 +258,7 @@ export class Session {
     this.maildrop = undefined;
     const c = this.counts;
     // QUIT reports CPU time before the reset logs the counts; the signal path (shut_down) has no USAGE
-    if (this.userid && reason !== "shutdown") this.log.info(`USAGE ${this.userid} ${cpuUsageSinceLastReport()}`);
+    if (this.userid && reason !== "shutdown") this.log.notice(`USAGE ${this.userid} ${cpuUsageSinceLastReport()}`);
     // the angle brackets are literal in Cyrus's format string
     this.log.notice(`counts: retr=<${c.retr}> top=<${c.top}> dele=<${c.dele}>`);
     this.telemetry?.close();

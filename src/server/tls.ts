@@ -131,3 +131,20 @@ export function clientCertificateName(socket: any): string | undefined {
   const cn = cert?.subject?.CN;
   return typeof cn === "string" && cn.length > 0 ? cn : undefined;
 }
+
+/**
+ * Whether STLS is offered on plain connections. Cyrus up to 3.8.5, 3.10.1 and 3.12.0 offers it
+ * whenever a certificate loads (pop3d.c:capa_response, tls_enabled()); later releases also want
+ * `allowstarttls` (tls_starttls_enabled()). We follow the Cyrus we replace: turning STLS off
+ * behind an operator's back would make clients send passwords in clear text.
+ */
+export function starttlsOffered(cfg: Config, tls: TlsSettings | undefined, needsAllowStarttls: boolean): boolean {
+  if (!tls) return false;
+  return needsAllowStarttls ? cfg.bool("allowstarttls") : true;
+}
+
+/** The start-up warning when a certificate is configured and STLS is still not offered. */
+export function starttlsWarning(cfg: Config, offered: boolean): string | undefined {
+  if (offered || !tlsConfigured(cfg)) return undefined;
+  return "tls_server_cert is set but STLS is not offered (allowstarttls: 0): clients on the plain port cannot upgrade to TLS and may send passwords in clear text; set allowstarttls: 1";
+}

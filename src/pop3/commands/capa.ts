@@ -16,7 +16,8 @@ export function capabilityLines(session: Session): string[] {
       if (mechs.length > 0) lines.push("SASL " + mechs.join(" "));
     }
   }
-  if (s.starttlsAvailable && !session.tlsActive && !loggedIn) lines.push("STLS");
+  // only where STLS can work: -X over pipes has no socket to upgrade
+  if (s.starttlsAvailable && session.io.startTls && !session.tlsActive && !loggedIn) lines.push("STLS");
   lines.push(s.popExpireSeconds < 0 ? "EXPIRE NEVER" : `EXPIRE ${Math.floor(s.popExpireSeconds / 86400)}`);
   lines.push(`LOGIN-DELAY ${s.popMinPollSeconds}`);
   lines.push("TOP", "UIDL", "PIPELINING", "RESP-CODES", "AUTH-RESP-CODE");

@@ -1,7 +1,7 @@
 /**
  * Syslog lines (§10) as a syslog daemon receives them: RFC 3164 datagrams on the socket named by
  * pop3_syslog_socket, ident `<service>` or `<syslog_prefix>/<service>` with the pid, facility from
- * syslog_facility (LOCAL6 by default). Texts are compared with Cyrus's byte for byte; where the
+ * syslog_facility (the build's default, MAIL like Debian's Cyrus). Texts are compared with Cyrus's byte for byte; where the
  * spec's placeholders were ambiguous the Cyrus source (imap/pop3d.c) and a run of Debian's Cyrus
  * 3.6 pop3d under the fake master settled them (e.g. `counts: retr=<1> ...` has literal brackets).
  */
@@ -14,10 +14,11 @@ import { FakeMaster, login, masterFixture, quit, setConfig, type SyslogLine, typ
 // A hang guard only; no assertion measures time.
 setDefaultTimeout(60_000);
 
-const LOCAL6 = 22;
 const MAIL = 2;
+const LOCAL6 = 22;
+/** The facility when syslog_facility is unset: the build's default. */
+const DEFAULT_FACILITY = MAIL;
 const NOTICE = 5;
-const INFO = 6;
 
 let fx: Fixture;
 let syslog: SyslogReceiver;
@@ -78,15 +79,15 @@ describe("login lines and session end (§10, §5.5)", () => {
     for (const l of lines) expect(l.ident).toBe("pop3");
     const loginLine = lines.find((l) => l.message.startsWith("login:"));
     expect(loginLine?.message).toBe(`login: [127.0.0.1] alice plaintext User logged in SESSIONID=<${sid}>`);
-    expect(loginLine?.pri).toBe(LOCAL6 * 8 + NOTICE);
+    expect(loginLine?.pri).toBe(DEFAULT_FACILITY * 8 + NOTICE);
     expect(lines.find((l) => l.message.startsWith("Expunged"))?.message).toBe(`Expunged 1 messages from ${fx.maildir("alice")}`);
     const usage = lines.find((l) => l.message.startsWith("USAGE"));
     expect(usage?.message).toMatch(/^USAGE alice user: \d+\.\d{6} sys: \d+\.\d{6}$/);
-    expect(usage?.pri).toBe(LOCAL6 * 8 + INFO);
+    expect(usage?.pri).toBe(DEFAULT_FACILITY * 8 + NOTICE);
     // pop3d.c: syslog(LOG_NOTICE, "counts: retr=<%d> top=<%d> dele=<%d>", ...) — the brackets are literal
     const counts = lines.find((l) => l.message.startsWith("counts:"));
     expect(counts?.message).toBe("counts: retr=<1> top=<1> dele=<1>");
-    expect(counts?.pri).toBe(LOCAL6 * 8 + NOTICE);
+    expect(counts?.pri).toBe(DEFAULT_FACILITY * 8 + NOTICE);
     expectNoSecret(syslog, "alice-pw");
   });
 
@@ -111,7 +112,7 @@ describe("login lines and session end (§10, §5.5)", () => {
     await sessionEnded(syslog, m.pid);
     const bad = linesOf(syslog, m.pid).filter((l) => l.message.startsWith("badlogin:"));
     expect(bad.map((l) => l.message)).toEqual(["badlogin: [127.0.0.1] plaintext (alice) [SASL(-13): authentication failure: checkpass failed]"]);
-    expect(bad[0]!.pri).toBe(LOCAL6 * 8 + NOTICE);
+    expect(bad[0]!.pri).toBe(DEFAULT_FACILITY * 8 + NOTICE);
     expectNoSecret(syslog, "not-the-password");
   });
 
@@ -195,9 +196,9 @@ describe("ident and facility", () => {
     for (const l of lines) expect(l.ident).toBe("pop3s");
   });
 
-  test("syslog_facility: MAIL gives PRI 2*8+5 = <21> for NOTICE lines; the raw datagram is RFC 3164", async () => {
+  test("syslog_facility wins over the build's default: LOCAL6 gives PRI 22*8+5 = <181> for NOTICE lines; the raw datagram is RFC 3164", async () => {
     const other = await masterFixture();
-    setConfig(other.fx, { syslog_facility: "MAIL" });
+    setConfig(other.fx, { syslog_facility: "LOCAL6" });
     try {
       const m = await FakeMaster.start({ args: ["-C", other.fx.confPath, "-U", "1"] });
       const c = await PopClient.connect(m.port);
@@ -205,8 +206,8 @@ describe("ident and facility", () => {
       await quit(c);
       await sessionEnded(other.syslog, m.pid);
       const loginLine = linesOf(other.syslog, m.pid).find((l) => l.message.startsWith("login:"))!;
-      expect(loginLine.pri).toBe(MAIL * 8 + NOTICE);
-      expect(loginLine.raw).toMatch(new RegExp(`^<21>[A-Z][a-z]{2} [ \\d]\\d \\d\\d:\\d\\d:\\d\\d pop3\\[${m.pid}\\]: login: `));
+      expect(loginLine.pri).toBe(LOCAL6 * 8 + NOTICE);
+      expect(loginLine.raw).toMatch(new RegExp(`^<181>[A-Z][a-z]{2} [ \\d]\\d \\d\\d:\\d\\d:\\d\\d pop3\\[${m.pid}\\]: login: `));
     } finally {
       await other.syslog.stop();
     }

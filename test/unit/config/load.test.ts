@@ -194,7 +194,7 @@ describe("defaults", () => {
     expect(cfg.enumValue("tls_client_certs")).toBe("optional");
     expect(cfg.str("defaultdomain")).toBe("internal");
     expect(cfg.str("tls_versions")).toBe("tls1_2 tls1_3");
-    expect(cfg.str("syslog_facility")).toBe("LOCAL6");
+    expect(cfg.str("syslog_facility")).toBe("MAIL");
     expect(cfg.str("proxyservers")).toBeUndefined();
     expect(cfg.str("pop3_passwd_file")).toBeUndefined();
   });

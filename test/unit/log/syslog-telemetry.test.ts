@@ -10,12 +10,13 @@ describe("syslog lines (§10)", () => {
     expect(formatSyslogLine(2, "err", "x/pop3s", 7, "m", when)).toBe("<19>Nov  9 04:05:06 x/pop3s[7]: m");
   });
 
-  test("facility names, LOCAL6 by default and for unknown names", () => {
-    expect(facilityCode(undefined)).toBe(22);
+  test("facility names, the build's default (MAIL, like Debian's Cyrus) when unset and for unknown names", () => {
+    expect(facilityCode(undefined)).toBe(2);
     expect(facilityCode("MAIL")).toBe(2);
     expect(facilityCode("local0")).toBe(16);
     expect(facilityCode("LOG_AUTH")).toBe(4);
-    expect(facilityCode("nonsense")).toBe(22);
+    expect(facilityCode("nonsense")).toBe(2);
+    expect(facilityCode("LOCAL6")).toBe(22);
   });
 
   test("ident is <service> or <syslog_prefix>/<service>", () => {
