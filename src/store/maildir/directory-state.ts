@@ -20,7 +20,7 @@ export const UNKNOWN_CTIMES: DirectoryCtimes = { new: 0n, cur: 0n };
  */
 const CTIME_SETTLE_NS = 100_000_000n;
 
-/** Also the existence check: a Maildir without new/ or cur/ "does not exist" (§5.1). */
+/** Also the existence check: a Maildir without new/ or cur/ "does not exist" (Cyrus pop3d.c openinbox wording). */
 export function directoryCtimes(dir: string): DirectoryCtimes {
   try {
     const newDir = statSync(`${dir}/new`, { bigint: true });

@@ -14,9 +14,9 @@ import { FileMessageSource } from "../file-message-source.ts";
 import { describeError, errorCode, isNotFound } from "../fs/errors.ts";
 import { fsyncDirectoryAsync } from "../fs/durable.ts";
 import { messageListView } from "../message-list-view.ts";
-import { UNKNOWN_CTIMES } from "./directory-state.ts";
 import type { UidTable } from "./uid-table.ts";
-import { draftOf, readUidList, serializeUidList, UID_LIST_LOCK_FILE, writeUidList } from "./uid-list.ts";
+import { forgetInUidList, UID_LIST_LOCK_FILE } from "./uid-list.ts";
+import { clearExpungeIntent, writeExpungeIntent } from "./expunge-intent.ts";
 
 const COULD_NOT_READ = "Could not read message file";
 
@@ -130,6 +130,12 @@ export class MaildirMaildrop implements Maildrop {
 
   private async applyUpdate(deleted: readonly number[], seen: readonly number[]): Promise<CommitResult> {
     this.relocated = undefined;
+    // All or nothing: once the intent is durable, a crash anywhere below is finished at the next
+    // login (expunge-intent.ts); before it, nothing has changed.
+    if (deleted.length > 0) {
+      const entries = deleted.map((index) => ({ uid: this.table.uid(index), baseName: this.table.baseName(index) }));
+      await writeExpungeIntent(this.dir, { uidValidity: this.uidValidity, entries });
+    }
     const gone = new Set<string>();
     const failures: string[] = [];
     let expunged = 0;
@@ -148,7 +154,8 @@ export class MaildirMaildrop implements Maildrop {
       await fsyncDirectoryAsync(`${this.dir}/cur`);
     }
     for (const index of seen) this.markMessageSeen(index);
-    if (gone.size > 0) await this.forget(gone);
+    if (gone.size > 0) await forgetInUidList(this.dir, gone);
+    if (deleted.length > 0) await clearExpungeIntent(this.dir);
     if (failures.length > 0) {
       throw new StoreError("perm", "Some deleted messages were not removed", `${this.dir}: expunged ${expunged}; ${failures.join("; ")}`);
     }
@@ -170,13 +177,4 @@ export class MaildirMaildrop implements Maildrop {
     }
   }
 
-  private async forget(gone: ReadonlySet<string>): Promise<void> {
-    const list = await readUidList(this.dir);
-    if (list === undefined) return;
-    const draft = draftOf(list);
-    const messages = draft.messages.filter((m) => !gone.has(m.baseName));
-    if (messages.length === draft.messages.length) return;
-    const bytes = await serializeUidList({ ...draft, ctimes: UNKNOWN_CTIMES, messages });
-    await writeUidList(this.dir, bytes, { durableRename: false });
-  }
 }

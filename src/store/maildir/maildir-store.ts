@@ -2,22 +2,25 @@
  * `pop3_mailstore: maildir`: each user's mail in a Maildir found through `pop3_maildir_path`, with
  * stable UIDs kept in the Maildir's uid list (uid-list.ts).
  */
+import { existsSync, unlinkSync } from "node:fs";
 import { StoreError, type MailStore, type Maildrop } from "../maildrop.ts";
 import { FileLockTimeoutError, withFileLock } from "../../sys/file-lock.ts";
 import { directoryCtimes, settledCtimes, unchangedSubdirs, type DirectoryCtimes } from "./directory-state.ts";
 import { MaildirMaildrop } from "./maildir-maildrop.ts";
-import { MAILDIR_SUBDIRS, scanMaildir, type MaildirFile, type MaildirSubdir, type SkipReporter } from "./maildir-scan.ts";
+import { MAILDIR_SUBDIRS, messagePath, scanMaildir, type MaildirFile, type MaildirSubdir, type SkipReporter } from "./maildir-scan.ts";
 import { validatePathTemplate } from "../fs/path-template.ts";
-import { storeErrorFrom } from "../fs/errors.ts";
 import { resolveMaildirPath } from "./maildir-path.ts";
 import { measureNewMessages, updateUidList, type Observation } from "./uid-assignment.ts";
-import { parseUidList, readUidListBytes, serializeUidList, UID_LIST_LOCK_FILE, writeUidList, type UidList } from "./uid-list.ts";
+import { forgetInUidList, parseUidList, readUidListBytes, serializeUidList, UID_LIST_LOCK_FILE, writeUidList, type UidList } from "./uid-list.ts";
+import { clearExpungeIntent, EXPUNGE_INTENT_FILE, readExpungeIntent } from "./expunge-intent.ts";
+import { describeError, isNotFound, storeErrorFrom } from "../fs/errors.ts";
+import { fsyncDirectoryAsync } from "../fs/durable.ts";
 import { TimeSlicer } from "../fs/time-slice.ts";
 
 export interface MaildirStoreOptions {
   /** `pop3_maildir_path`, e.g. `/var/mail/%u/Maildir`. */
   readonly pathTemplate: string;
-  /** popuseimapflags (§5.10): RETR'd messages get the Seen flag at QUIT. */
+  /** popuseimapflags (imapd.conf(5)): RETR'd messages get the Seen flag at QUIT. */
   readonly markSeen?: boolean;
   /** Wall clock in ms (UIDVALIDITY of a new list, ctime settling); tests move it forward. */
   readonly now?: () => number;
@@ -54,6 +57,7 @@ export class MaildirStore implements MailStore {
   private readonly markSeen: boolean;
   private readonly now: () => number;
   private readonly onSkip: SkipReporter;
+  private readonly warn: (message: string) => void;
 
   constructor(options: MaildirStoreOptions) {
     validatePathTemplate(options.pathTemplate);
@@ -61,18 +65,51 @@ export class MaildirStore implements MailStore {
     this.markSeen = options.markSeen ?? false;
     this.now = options.now ?? Date.now;
     const warn = options.warn ?? (() => undefined);
+    this.warn = warn;
     this.onSkip = (path, why) => warn(`${path}: ${why}`);
   }
 
   async open(user: string, folder: string | undefined): Promise<Maildrop> {
     const dir = resolveMaildirPath(this.pathTemplate, user, folder);
     try {
+      if (existsSync(`${dir}/${EXPUNGE_INTENT_FILE}`)) {
+        await withFileLock(`${dir}/${UID_LIST_LOCK_FILE}`, "write", () => this.finishInterruptedQuit(dir));
+      }
       const list = await this.currentUidList(dir);
       return new MaildirMaildrop(dir, list.uidValidity, list.table, this.markSeen);
     } catch (error) {
       if (error instanceof FileLockTimeoutError) throw new StoreError("temp", "Mailbox is locked", error.message);
       throw storeErrorFrom(error, `cannot open maildir ${dir}`);
     }
+  }
+
+  /**
+   * A QUIT that crashed after recording its intent (expunge-intent.ts): remove the rest of its
+   * messages and forget them, so the client never sees half of its deletions come back.
+   */
+  private async finishInterruptedQuit(dir: string): Promise<void> {
+    const intent = await readExpungeIntent(dir);
+    if (intent === undefined) return;
+    const names = new Set(intent.entries.map((e) => e.baseName));
+    const files = await scanMaildir(dir);
+    let removed = 0;
+    for (const name of names) {
+      const file = files.get(name);
+      if (file === undefined) continue;
+      try {
+        unlinkSync(messagePath(dir, file));
+        removed++;
+      } catch (error) {
+        if (!isNotFound(error)) this.warn(`${messagePath(dir, file)}: cannot remove after an interrupted QUIT: ${describeError(error)}`);
+      }
+    }
+    if (removed > 0) {
+      await fsyncDirectoryAsync(`${dir}/new`);
+      await fsyncDirectoryAsync(`${dir}/cur`);
+    }
+    await forgetInUidList(dir, names);
+    await clearExpungeIntent(dir);
+    this.warn(`${dir}: finished an interrupted QUIT: removed ${removed} more of its ${names.size} messages`);
   }
 
   /**

@@ -200,6 +200,18 @@ export interface UidListWriteOptions {
   readonly durableRename: boolean;
 }
 
+/** Drop the messages with these base names from the list on disk (caller holds the lock). */
+export async function forgetInUidList(dir: string, gone: ReadonlySet<string>): Promise<void> {
+  const list = await readUidList(dir);
+  if (list === undefined) return;
+  const draft = draftOf(list);
+  const messages = draft.messages.filter((m) => !gone.has(m.baseName));
+  if (messages.length === draft.messages.length) return;
+  // What the directories hold changed: their listing must be taken again.
+  const bytes = await serializeUidList({ ...draft, ctimes: UNKNOWN_CTIMES, messages });
+  await writeUidList(dir, bytes, { durableRename: false });
+}
+
 /**
  * Replace the list atomically with `data` (serializeUidList). The caller holds the uid list lock.
  * The data is always fsynced before the rename: some filesystems would otherwise leave an empty
