@@ -28,6 +28,8 @@ export interface LoadOptions {
   seconds: number;
   /** When given, the server's CPU use during the run is reported too. */
   serverPid?: number;
+  /** CPU seconds of a server made of several processes (overrides serverPid). */
+  serverCpuSeconds?: () => number;
 }
 
 export interface LoadResult {
@@ -45,6 +47,8 @@ export interface LoadResult {
   /** CPU seconds per wall second (1.0 = one core busy). */
   clientCpu: number;
   serverCpu?: number;
+  /** Server CPU seconds over the run (user + system). */
+  serverCpuSecondsUsed?: number;
   /** CPU used by everything else on the machine meanwhile (other work skews the figures). */
   otherCpu?: number;
   /**
@@ -88,7 +92,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   let messages = 0;
   let bodyBytes = 0;
   const cpuBefore = process.cpuUsage();
-  const serverCpuBefore = options.serverPid ? cpuSeconds(options.serverPid) : 0;
+  const serverCpuNow = options.serverCpuSeconds ?? (options.serverPid ? () => cpuSeconds(options.serverPid!) : undefined);
+  const serverCpuBefore = serverCpuNow ? serverCpuNow() : 0;
   const systemBefore = systemBusySeconds();
   const started = performance.now();
   const deadline = started + options.seconds * 1000;
@@ -117,7 +122,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const cpu = process.cpuUsage(cpuBefore);
   const systemBusy = (systemBusySeconds() - systemBefore) / elapsedSeconds;
   const clientCpu = (cpu.user + cpu.system) / 1e6 / elapsedSeconds;
-  const serverCpu = options.serverPid ? (cpuSeconds(options.serverPid) - serverCpuBefore) / elapsedSeconds : undefined;
+  const serverCpuSecondsUsed = serverCpuNow ? serverCpuNow() - serverCpuBefore : undefined;
+  const serverCpu = serverCpuSecondsUsed === undefined ? undefined : serverCpuSecondsUsed / elapsedSeconds;
   latencies.sort((a, b) => a - b);
   return {
     clients: options.clients,
@@ -133,6 +139,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     latencyMs: { p50: percentile(latencies, 50), p90: percentile(latencies, 90), p99: percentile(latencies, 99) },
     clientCpu,
     serverCpu,
+    serverCpuSecondsUsed,
     otherCpu: serverCpu === undefined ? undefined : Math.max(0, systemBusy - clientCpu - serverCpu),
     sessionsPerServerCpuMinute: serverCpu ? ((sessions / elapsedSeconds) * 60) / serverCpu : undefined,
   };

@@ -51,6 +51,11 @@ export class PopWire {
     return wire;
   }
 
+  /** Our end's port: with the server's port it names the connection in /proc/net/tcp. */
+  get localPort(): number {
+    return this.socket?.localPort ?? 0;
+  }
+
   get isClosed(): boolean {
     return this.closedError !== undefined;
   }

@@ -1,94 +1,168 @@
 /**
- * `make bench`: builds a spool in a temp dir, starts dist/pop3d on it and prints figures against
- * the targets (sessions/s, large RETR, many-message LIST, idle session memory, stdio greeting).
- * It never asserts and always exits 0; a figure that could not be taken is shown as n/a.
- *   bun run bench/run.ts [--quick] [--only sessions,retr,list,idle,stdio,tls,maildir100k] [--json FILE] [--binary PATH]
- * --binary measures another build (e.g. one compiled with a different chunk size) instead of dist/pop3d.
+ * `make bench`: every launch mode side by side under the real Cyrus master(8) — Cyrus's own pop3d,
+ * our binary one session a process (this tree, and the baseline commit for before/after), our
+ * binary with `pop3_sessions_per_process: 200` — and our standalone server with 1 and 2 workers,
+ * all measured in one run on one environment with the same sessions (20 messages, 2–200 KiB).
+ * Then hostile clients (non-reading pipeliners, stalled PROXY headers, the fd limit).
+ * Each figure is the median of several runs, each run bounded in count and time. It never asserts
+ * and always exits 0; a figure that could not be taken is n/a and its error is printed.
+ *
+ *   bun run bench/run.ts [--quick] [--only modes,hostile,single] [--modes cyrus,baseline,spp1,spp200,workers1,workers2]
+ *                        [--binary PATH] [--baseline PATH] [--json FILE] [--markdown FILE]
+ *
+ * --baseline: the "before" binary; without it the bench builds commit 1f8c01c from a temporary
+ * git worktree. `single` runs bench/single-process.ts (one standalone process: RETR throughput,
+ * 20k LIST, TLS, stdio greeting) after the rest.
  */
 import { existsSync, statSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { BenchSpool } from "./fixtures.ts";
-import { describeLoad, runLoad, type LoadResult } from "./loadgen.ts";
+import { BASELINE_COMMIT, buildBaseline, type BuiltBaseline } from "./baseline.ts";
+import { describePipelining, measurePipelining, type PipeliningRun } from "./hostile/pipelining.ts";
+import { measureFdLimit, measureProxyStall, type CpuWindow, type FdLimitRun } from "./hostile/stalls.ts";
 import { loadAverage, machineDescription } from "./machine.ts";
-import { renderTable, type Row } from "./report.ts";
-import { median } from "./stats.ts";
-import { BINARY, startServer, type RunningServer } from "./server.ts";
-import { measureBigList, type BigListResult } from "./scenarios/big-list.ts";
-import { measureIdleSessions, type IdleResult } from "./scenarios/idle-sessions.ts";
-import { measureLargeRetr, type LargeRetrResult } from "./scenarios/large-retr.ts";
-import { measureRawCopy, type RawCopyResult } from "./scenarios/raw-copy.ts";
-import { measureStdioBaselines, measureStdioGreeting, type GreetingResult } from "./scenarios/stdio-greeting.ts";
-import { measureTls, type TlsFigures } from "./tls-bench.ts";
-import { measureHugeMaildir, type HugeMaildirResult } from "./scenarios/huge-maildir.ts";
+import { MODES, startService, usersFor, withService, type ModeId, type Programs } from "./modes.ts";
+import { ModesEnv } from "./modes-env.ts";
+import { beforeAfterTable, hostileTable, modesTable, targetsTable, type AllFigures, type ModeFigures } from "./modes-report.ts";
+import { measureGreeting } from "./modes/greeting.ts";
+import { measureLoad } from "./modes/load.ts";
+import { measureMemory } from "./modes/memory.ts";
+import { measureProbe } from "./modes/probe.ts";
+import { BINARY, ROOT } from "./server.ts";
+import { SESSION_BYTES, SESSION_MESSAGES, SESSION_USERS } from "./session-shape.ts";
+
+const ALL_MODES: ModeId[] = ["cyrus", "baseline", "spp1", "spp200", "workers1", "workers2"];
 
 const { values: args } = parseArgs({
   args: Bun.argv.slice(2),
   options: {
     quick: { type: "boolean", default: false },
-    only: { type: "string" },
-    json: { type: "string" },
+    only: { type: "string", default: "modes,hostile" },
+    modes: { type: "string", default: ALL_MODES.join(",") },
     binary: { type: "string", default: BINARY },
+    baseline: { type: "string" },
+    json: { type: "string" },
+    markdown: { type: "string" },
   },
 });
-const binary = resolve(args.binary!);
 const quick = args.quick!;
-const wanted = new Set((args.only ?? "sessions,retr,list,idle,stdio,tls,maildir100k").split(","));
+const binary = resolve(args.binary!);
+const wanted = new Set(args.only!.split(","));
+const modes = ALL_MODES.filter((id) => args.modes!.split(",").includes(id));
 
-const LOAD_CLIENTS = [4, 16, 64];
-const LOAD_USERS = 64;
-const MESSAGES_PER_LOAD_USER = 20;
-const LOAD_SECONDS = quick ? 3 : 5;
-/** Rounds per concurrency: the best one is reported, since other work on a shared machine only ever slows a round down. */
-const LOAD_ROUNDS = quick ? 1 : 4;
-const LARGE_MESSAGE_BYTES = 100 * 1024 * 1024;
-const LARGE_RETR_REPEATS = quick ? 3 : 7;
-const BIG_LIST_MESSAGES = 20_000;
-const HUGE_MAILDIR_MESSAGES = 100_000;
-const BIG_LIST_LATER_LOGINS = quick ? 5 : 9;
-const IDLE_SESSIONS = 1_000;
-const IDLE_MESSAGES_PER_USER = 20;
-const STDIO_CONNECTIONS = quick ? 30 : 100;
-
-interface Figures {
-  /** Best round per concurrency. */
-  load?: LoadResult[];
-  loadRounds?: LoadResult[][];
-  largeRetr?: LargeRetrResult;
-  largeRetrLf?: LargeRetrResult;
-  rawCopy?: RawCopyResult[];
-  bigList?: BigListResult;
-  idle?: IdleResult;
-  stdio?: GreetingResult;
-  stdioForced?: GreetingResult;
-  stdioBaselines?: Record<string, GreetingResult>;
-  tls?: TlsFigures;
-  hugeMaildir?: HugeMaildirResult;
-  errors: string[];
-}
+/** Every count and time bound of the run; --quick is a smoke check of the same steps. */
+const PLAN = quick
+  ? { runs: 1, clients: [4, 16, 64], loadSeconds: 2, warmupSeconds: 1, greetCount: 10, freshCount: 5, idleMulti: 200, loggedMulti: 50, idleOne: 20, hugeMessages: 10_000, hostileSeconds: 2, stalled: 50, openTimeoutMs: 60_000 }
+  : { runs: 3, clients: [4, 16, 64], loadSeconds: 5, warmupSeconds: 3, greetCount: 50, freshCount: 30, idleMulti: 2_000, loggedMulti: 500, idleOne: 300, hugeMessages: 100_000, hostileSeconds: 5, stalled: 200, openTimeoutMs: 120_000 };
+/** Hostile non-reading clients per run. */
+const HOSTILE_CLIENTS = 4;
+const FD_LIMIT = { standalone: { nofile: 256, connections: 400 }, workers2: { nofile: 256, connections: 600 }, master: { nofile: 128, connections: 400 } };
 
 function log(text: string): void {
   console.log(text);
 }
 
-async function step<T>(figures: Figures, name: string, run: () => Promise<T>): Promise<T | undefined> {
+const errors: string[] = [];
+
+async function step<T>(name: string, run: () => Promise<T>): Promise<T | undefined> {
   log(`\n== ${name}`);
+  const t0 = performance.now();
   try {
-    return await run();
+    const result = await run();
+    log(`   (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+    return result;
   } catch (error) {
     const message = `${name}: ${(error as Error).stack ?? error}`;
-    figures.errors.push(message);
+    errors.push(message);
     log(`   FAILED: ${message}`);
     return undefined;
   }
 }
 
-async function withServer<T>(spool: BenchSpool, run: (server: RunningServer) => Promise<T>): Promise<T> {
-  const server = await startServer(spool.confPath, binary);
-  try {
-    return await run(server);
-  } finally {
-    await server.stop();
+async function repeat<T>(runs: number, run: () => Promise<T>): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < runs; i++) out.push(await run());
+  return out;
+}
+
+async function measureMode(env: ModesEnv, id: ModeId, programs: Programs): Promise<ModeFigures> {
+  const spec = MODES[id];
+  const users = usersFor(env, spec);
+  const m: ModeFigures = { spec };
+  const isMaster = spec.kind === "master";
+  if (id !== "baseline") {
+    m.load = await step(`${spec.label}: sessions/min and CPU per session at ${PLAN.clients.join("/")} clients (${PLAN.runs} rounds of ${PLAN.loadSeconds} s each)`, () =>
+      withService(env, spec, programs, {}, (svc) =>
+        measureLoad(svc, users.load, { clients: PLAN.clients, rounds: PLAN.runs, seconds: PLAN.loadSeconds, warmupSeconds: PLAN.warmupSeconds }, log),
+      ),
+    );
+  }
+  await step(`${spec.label}: connect → greeting${isMaster ? " (running service, and freshly forked with -U 1)" : ""}`, () =>
+    withService(env, spec, programs, { fresh: isMaster }, async (svc) => {
+      m.greeting = await measureGreeting(svc.port, { runs: PLAN.runs, count: PLAN.greetCount, warmup: 5 });
+      log(`   running service: median ${m.greeting.medianMs.toFixed(2)} ms, p90 ${m.greeting.p90Ms.toFixed(2)} ms (runs: ${m.greeting.runs.map((r) => r.median.toFixed(2)).join(", ")}), ${m.greeting.failures} failed`);
+      if (svc.freshPort) {
+        m.fresh = await measureGreeting(svc.freshPort, { runs: PLAN.runs, count: PLAN.freshCount, warmup: 2 });
+        log(`   fresh process: median ${m.fresh.medianMs.toFixed(1)} ms, p90 ${m.fresh.p90Ms.toFixed(1)} ms (runs: ${m.fresh.runs.map((r) => r.median.toFixed(1)).join(", ")}), ${m.fresh.failures} failed`);
+      }
+    }),
+  );
+  const one = spec.sessionsPerProcess === 1;
+  const idleCount = one ? PLAN.idleOne : PLAN.idleMulti;
+  const loggedCount = one ? PLAN.idleOne : PLAN.loggedMulti;
+  m.memory = await step(`${spec.label}: PSS with ${idleCount} idle connections and ${loggedCount} logged-in sessions (${PLAN.runs} runs, a fresh service each)`, () =>
+    measureMemory(env, spec, programs, users.idle, { runs: PLAN.runs, idleCount, loggedInCount: loggedCount, timeoutMs: PLAN.openTimeoutMs }, log),
+  );
+  if (spec.program === "current") {
+    m.probe = await step(`${spec.label}: NOOP probe while a ${PLAN.hugeMessages}-message Maildir is opened and 100 MiB go to a slow reader (${PLAN.runs} runs)`, () =>
+      measureProbe(env, spec, programs, PLAN.runs, log),
+    );
+  }
+  return m;
+}
+
+async function measureHostile(env: ModesEnv, id: ModeId, programs: Programs, m: ModeFigures): Promise<void> {
+  const spec = MODES[id];
+  const users = usersFor(env, spec);
+  if (id === "baseline") return;
+  if (id !== "workers2") {
+    m.pipelining = await step(`${spec.label}: ${HOSTILE_CLIENTS} clients pipelining without reading, ${PLAN.hostileSeconds} s (${PLAN.runs} runs each way)`, async () => {
+      const out: PipeliningRun[] = [];
+      for (const variant of ["CAPA before login", "STAT after login"] as const) {
+        for (let r = 0; r < PLAN.runs; r++) {
+          const run = await withService(env, spec, programs, {}, (svc) => measurePipelining(svc, variant, users.idle, { hostile: HOSTILE_CLIENTS, seconds: PLAN.hostileSeconds }));
+          log(describePipelining(run));
+          out.push(run);
+        }
+      }
+      return out;
+    });
+  }
+  if (spec.program === "current" && id !== "workers2") {
+    m.proxyStall = await step(`${spec.label}: CPU with ${PLAN.stalled} connections stalled inside a PROXY header`, () =>
+      repeat(PLAN.runs, () =>
+        withService(env, spec, programs, { proxy: true }, async (svc): Promise<CpuWindow> => {
+          const r = await measureProxyStall(svc, PLAN.stalled, PLAN.hostileSeconds);
+          log(`   ${r.connections} stalled (${r.connectFailures} connect failures): ${r.cpuPercent.toFixed(1)} % CPU over ${r.seconds} s`);
+          return r;
+        }),
+      ),
+    );
+  }
+  if (spec.program === "current" && spec.sessionsPerProcess > 1) {
+    const limit = spec.kind === "master" ? FD_LIMIT.master : id === "workers2" ? FD_LIMIT.workers2 : FD_LIMIT.standalone;
+    m.fdLimit = await step(`${spec.label}: CPU at the fd limit (nofile ${limit.nofile}, ${limit.connections} connections)`, () =>
+      repeat(PLAN.runs, async (): Promise<FdLimitRun> => {
+        const svc = await startService(env, spec, programs, { nofile: limit.nofile });
+        try {
+          const r = await measureFdLimit(svc, limit.nofile, limit.connections, PLAN.hostileSeconds);
+          log(`   ${r.connections} connections: ${r.cpuPercent.toFixed(1)} % CPU; greeted ${r.greeted}, -ERR ${r.refused}, closed ${r.closedSilently}, silent ${r.silent}`);
+          return r;
+        } finally {
+          await svc.stop();
+        }
+      }),
+    );
   }
 }
 
@@ -97,207 +171,72 @@ async function main(): Promise<void> {
     log(`${binary} is missing: run "make build" first`);
     return;
   }
+  const started = performance.now();
   log(machineDescription());
   log(`load average at start: ${loadAverage()}`);
   log(`binary: ${binary} (built ${statSync(binary).mtime.toISOString()})`);
-  const figures: Figures = { errors: [] };
-  const spool = new BenchSpool();
+  log(`plan: ${quick ? "--quick (smoke check, 1 run each)" : "full"}; ${JSON.stringify(PLAN)}`);
+  log(`sessions: ${SESSION_USERS} users × ${SESSION_MESSAGES} messages of 2–200 KiB, ${SESSION_BYTES} bytes a session`);
+  const all: AllFigures = {};
+  let baseline: BuiltBaseline | undefined;
+  let baselineName = args.baseline ? `the binary given with --baseline` : `the binary of commit ${BASELINE_COMMIT}`;
+  const env = new ModesEnv(log);
   try {
-    log(`\nbuilding the spool in ${spool.dir} ...`);
-    const t0 = performance.now();
-    const loadUsers = wanted.has("sessions") ? spool.loadUsers("load", LOAD_USERS, MESSAGES_PER_LOAD_USER) : [];
-    const large = wanted.has("retr") ? spool.largeMessage("large", LARGE_MESSAGE_BYTES) : undefined;
-    const largeLf = wanted.has("retr") ? spool.largeMessage("largelf", LARGE_MESSAGE_BYTES, "\n") : undefined;
-    const many = wanted.has("list") ? spool.manyMessages("many", BIG_LIST_MESSAGES) : undefined;
-    const huge = wanted.has("maildir100k") ? spool.manyMessages("huge", HUGE_MAILDIR_MESSAGES) : undefined;
-    const idleUsers = wanted.has("idle") ? spool.linkedUsers("idle", IDLE_SESSIONS, IDLE_MESSAGES_PER_USER) : [];
-    spool.finish();
-    const builtAt = Date.now();
-    log(`spool ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-
-    if (loadUsers.length > 0) {
-      figures.load = await step(figures, "sessions/s (connect, USER/PASS, STAT, UIDL, RETR x20 of ~50 KB, QUIT)", () =>
-        withServer(spool, async (server) => {
-          // Warm-up: first logins write each Maildir's uid list, and the server's code gets compiled.
-          await runLoad({ host: "127.0.0.1", port: server.port, users: loadUsers, clients: LOAD_USERS, seconds: 2 });
-          const rounds: LoadResult[][] = [];
-          for (const clients of LOAD_CLIENTS) {
-            const these: LoadResult[] = [];
-            for (let round = 0; round < LOAD_ROUNDS; round++) {
-              const r = await runLoad({ host: "127.0.0.1", port: server.port, users: loadUsers, clients, seconds: LOAD_SECONDS, serverPid: server.pid });
-              log(describeLoad(r));
-              these.push(r);
-            }
-            rounds.push(these);
+    if (wanted.has("modes") || wanted.has("hostile")) {
+      await step("environment (Maildirs, Cyrus mailboxes, sasldb, binaries)", async () => {
+        await env.build({
+          loadUsers: SESSION_USERS,
+          idleUsers: Math.max(PLAN.loggedMulti, PLAN.idleOne),
+          cyrusIdleUsers: PLAN.idleOne,
+          hugeMessages: PLAN.hugeMessages,
+          hugeCopies: PLAN.runs * 4,
+          bigMessageBytes: 100 * 1024 * 1024,
+        });
+      });
+      const programs: Programs = { current: env.installBinary(binary, "pop3d-current") };
+      if (modes.includes("baseline")) {
+        await step(`baseline binary (${baselineName})`, async () => {
+          if (args.baseline) programs.baseline = env.installBinary(resolve(args.baseline), "pop3d-baseline");
+          else {
+            baseline = buildBaseline(BASELINE_COMMIT, log);
+            programs.baseline = env.installBinary(baseline.path, "pop3d-baseline");
+            baselineName = `commit ${BASELINE_COMMIT}`;
           }
-          figures.loadRounds = rounds;
-          return rounds.map((these) => these.reduce((best, r) => (r.sessionsPerMinute > best.sessionsPerMinute ? r : best)));
-        }),
-      );
-    }
-
-    if (large && largeLf) {
-      const retr = (title: string, message: typeof large, expected: number) =>
-        step(figures, title, () =>
-          withServer(spool, async (server) => {
-            const r = await measureLargeRetr(server.port, message.user, expected, server.pid, LARGE_RETR_REPEATS);
-            for (const run of r.runs) log(`   ${run.wireBytes} bytes in ${(run.seconds * 1000).toFixed(0)} ms = ${run.mbps.toFixed(0)} MB/s`);
-            log(`   median ${r.medianMBps.toFixed(0)} MB/s, best ${r.bestMBps.toFixed(0)} MB/s; bytes as expected (${expected}): ${r.bytesAsExpected}`);
-            log(`   server RSS ${(r.rssBeforeKb / 1024).toFixed(1)} MB before, peak ${(r.rssPeakKb / 1024).toFixed(1)} MB during`);
-            log(`   ${r.mbPerServerCpuSecond.toFixed(0)} MB per server CPU-second`);
-            return r;
-          }),
-        );
-      const mib = LARGE_MESSAGE_BYTES / 1048576;
-      figures.largeRetr = await retr(`RETR of one ${mib} MiB message (CRLF on disk)`, large, LARGE_MESSAGE_BYTES + large.dotLines);
-      figures.largeRetrLf = await retr(
-        `RETR of one ${mib} MiB message (bare LF on disk, as most Maildir deliveries)`,
-        largeLf,
-        LARGE_MESSAGE_BYTES + largeLf.lines + largeLf.dotLines,
-      );
-      figures.rawCopy = await step(figures, "raw Bun socket copy of the same file (reference)", async () => {
-        const results: RawCopyResult[] = [];
-        for (const chunk of [64 * 1024, 256 * 1024]) {
-          const r = await measureRawCopy(large.path, chunk, LARGE_RETR_REPEATS);
-          log(`   ${chunk / 1024} KiB chunks: median ${r.medianMBps.toFixed(0)} MB/s, best ${r.bestMBps.toFixed(0)} MB/s, peak RSS ${(r.rssPeakKb / 1024).toFixed(1)} MB`);
-          results.push(r);
-        }
-        return results;
-      });
-    }
-
-    if (many) {
-      figures.bigList = await step(figures, `PASS to end of LIST, ${BIG_LIST_MESSAGES} messages`, () =>
-        withServer(spool, async (server) => {
-          const r = await measureBigList(server.port, spool, many.user, builtAt, BIG_LIST_LATER_LOGINS);
-          log(`   first login (builds the uid list): ${r.first.totalMs.toFixed(1)} ms (PASS ${r.first.passMs.toFixed(1)}, LIST ${r.first.listMs.toFixed(1)}), ${r.first.messages} lines`);
-          log(`   later logins: median ${r.laterMedianMs.toFixed(1)} ms (PASS ${r.laterPassMedianMs.toFixed(1)}, LIST ${r.laterListMedianMs.toFixed(1)}), range ${r.laterMinMs.toFixed(1)}..${r.laterMaxMs.toFixed(1)}`);
-          log(`   login after one new delivery: ${r.afterDelivery.totalMs.toFixed(1)} ms (PASS ${r.afterDelivery.passMs.toFixed(1)}, LIST ${r.afterDelivery.listMs.toFixed(1)}), ${r.afterDelivery.messages} lines`);
-          return r;
-        }),
-      );
-    }
-
-    if (huge) {
-      figures.hugeMaildir = await step(figures, `UIDL and LIST on a ${HUGE_MAILDIR_MESSAGES}-message Maildir`, () =>
-        withServer(spool, async (server) => {
-          const r = await measureHugeMaildir(server.port, server.pid, huge.user, builtAt, quick ? 3 : 7);
-          const show = (s: typeof r.first) => `PASS ${s.passMs.toFixed(0)} ms, UIDL ${s.uidlMs.toFixed(0)} ms, LIST ${s.listMs.toFixed(0)} ms, ${s.lines} lines`;
-          log(`   first login (builds the uid list): ${show(r.first)}`);
-          log(`   later logins (median): PASS ${r.laterPassMedianMs.toFixed(0)} ms, UIDL ${r.laterUidlMedianMs.toFixed(0)} ms, LIST ${r.laterListMedianMs.toFixed(0)} ms`);
-          log(`   server RSS ${(r.rssAfterKb / 1024).toFixed(0)} MB after, peak ${(r.rssPeakKb / 1024).toFixed(0)} MB`);
-          return r;
-        }),
-      );
-    }
-
-    if (idleUsers.length > 0) {
-      figures.idle = await step(figures, `RSS per idle logged-in session (${IDLE_SESSIONS} sessions)`, () =>
-        withServer(spool, async (server) => {
-          const r = await measureIdleSessions(server.port, server.pid, idleUsers, IDLE_SESSIONS);
-          log(`   ${r.sessions} sessions open (${r.failures} failed) in ${r.openSeconds.toFixed(1)} s; server fds ${r.openFds}`);
-          log(`   server VmRSS ${r.rssBeforeKb} kB before, ${r.rssAfterKb} kB after (+${r.perSessionKb.toFixed(1)} kB/session), ${r.rssLaterKb} kB 9 s later (+${r.perSessionLaterKb.toFixed(1)} kB/session)`);
-          return r;
-        }),
-      );
-    }
-
-    if (wanted.has("stdio")) {
-      const greeting = async (extra: string[]) => {
-        const r = await measureStdioGreeting([binary, "-C", spool.confPath, ...extra], STDIO_CONNECTIONS);
-        log(`   pop3d ${extra.join(" ")}: median ${r.medianMs.toFixed(1)} ms, p90 ${r.p90Ms.toFixed(1)} ms, min ${r.minMs.toFixed(1)}, max ${r.maxMs.toFixed(1)} (${r.failures} failed); "${r.firstLine}"`);
-        return r;
-      };
-      const title = `stdio mode connect-to-greeting (socat fork + exec, ${STDIO_CONNECTIONS} connections)`;
-      figures.stdio = await step(figures, title, () => greeting([]));
-      if (!figures.stdio) {
-        // -X forces stdio mode whatever else the process inherited (socat leaves sockets on fds 3 and 4)
-        figures.stdioForced = await step(figures, `${title}, with -X`, () => greeting(["-X"]));
+        });
       }
-      figures.stdioBaselines = await step(figures, "stdio launcher baselines (same socat, trivial programs)", async () => {
-        const r = await measureStdioBaselines(spool.dir, STDIO_CONNECTIONS);
-        for (const [name, g] of Object.entries(r)) log(`   ${name}: median ${g.medianMs.toFixed(1)} ms, p90 ${g.p90Ms.toFixed(1)} ms, min ${g.minMs.toFixed(1)}`);
-        return r;
-      });
-    }
-    if (wanted.has("tls")) {
-      figures.tls = await step(figures, "TLS: pop3s handshakes/s, RETR over pop3s", () =>
-        measureTls({ binary, clients: quick ? [1, 8] : [1, 8, 32], seconds: quick ? 3 : 10, retrRepeats: quick ? 3 : 5, log }),
-      );
+      for (const id of modes) {
+        if (id === "baseline" && !programs.baseline) continue;
+        all[id] = wanted.has("modes") ? await measureMode(env, id, programs) : { spec: MODES[id] };
+        if (wanted.has("hostile")) await measureHostile(env, id, programs, all[id]!);
+      }
     }
   } finally {
-    spool.remove();
+    env.remove();
+    baseline?.cleanup();
+  }
+  if (wanted.has("single")) {
+    await step("single standalone process (bench/single-process.ts)", async () => {
+      const p = Bun.spawn([process.execPath, "run", `${ROOT}/bench/single-process.ts`, "--binary", binary, ...(quick ? ["--quick"] : [])], { stdout: "inherit", stderr: "inherit" });
+      await p.exited;
+    });
   }
 
-  log(`\nload average at end: ${loadAverage()}`);
-  log("\n== figures vs targets\n");
-  log(renderTable(rowsOf(figures)));
-  if (figures.errors.length > 0) log(`\n${figures.errors.length} step(s) failed; see above.`);
-  if (args.json) writeFileSync(args.json, JSON.stringify(figures, null, 2));
-}
-
-function loadNote(best: LoadResult, rounds: LoadResult[] | undefined): string {
-  const pct = (x: number | undefined) => `${Math.round((x ?? NaN) * 100)}%`;
-  const all = (rounds ?? [best]).map((r) => r.sessionsPerMinute);
-  return (
-    `best of ${all.length} (median ${Math.round(median(all))}/min, errors ${best.errors}); ` +
-    `server CPU ${pct(best.serverCpu)}, client ${pct(best.clientCpu)}, other processes ${pct(best.otherCpu)}`
-  );
-}
-
-function rowsOf(f: Figures): Row[] {
-  const at = (clients: number) => f.load?.find((r) => r.clients === clients);
-  const loadRow = (clients: number, target?: number): Row => ({
-    figure: `sessions/min, ${clients} clients`,
-    value: at(clients)?.sessionsPerMinute,
-    unit: "/min",
-    target,
-    better: "higher",
-    dovecot: clients === 16 ? "~3,600" : undefined,
-    cyrus: clients === 16 ? "~1,200" : undefined,
-    note: at(clients) && loadNote(at(clients)!, f.loadRounds?.find((rounds) => rounds[0]?.clients === clients)),
-  });
-  const raw = f.rawCopy?.find((r) => r.chunkBytes === 64 * 1024);
-  return [
-    loadRow(4),
-    loadRow(16, 7_500),
-    loadRow(64),
-    {
-      figure: "RETR 100 MiB",
-      value: f.largeRetr?.medianMBps,
-      unit: "MB/s",
-      target: 500,
-      better: "higher",
-      dovecot: "~300",
-      cyrus: "~250",
-      note: f.largeRetr && `${f.largeRetr.mbPerServerCpuSecond.toFixed(0)} MB per server CPU-second; peak RSS ${(f.largeRetr.rssPeakKb / 1024).toFixed(0)} MB`,
-    },
-    { figure: "RETR 100 MiB, LF on disk", value: f.largeRetrLf?.medianMBps, unit: "MB/s", note: "wire bytes: every LF gains a CR" },
-    { figure: "raw Bun socket copy (64 KiB)", value: raw?.medianMBps, unit: "MB/s", note: "reference: issue quotes ~650 MB/s for a raw socket copy" },
-    { figure: "20k LIST, later logins (median)", value: f.bigList?.laterMedianMs, unit: "ms", target: 60, better: "lower", dovecot: "~140", cyrus: "~115" },
-    { figure: "20k LIST, first login", value: f.bigList?.first.totalMs, unit: "ms", note: "builds the uid list (one-off per Maildir)" },
-    { figure: "idle logged-in session", value: f.idle?.perSessionLaterKb, unit: "kB", target: 100, better: "lower", dovecot: "~585 (process)", cyrus: "~3,300 (process)" },
-    f.stdio || !f.stdioForced
-      ? { figure: "stdio connect-to-greeting (median)", value: f.stdio?.medianMs, unit: "ms", target: 15, better: "lower", cyrus: "~23" }
-      : {
-          figure: "stdio connect-to-greeting, -X (median)",
-          value: f.stdioForced.medianMs,
-          unit: "ms",
-          target: 15,
-          better: "lower",
-          cyrus: "~23",
-          note: "without -X the binary did not greet under socat (see the failure above)",
-        },
-    {
-      figure: "pop3s handshakes/s, 8 clients, P-256",
-      value: f.tls?.handshakes.find((h) => h.key === "p256" && h.clients === 8)?.perSecond,
-      unit: "/s",
-    },
-    { figure: "100k Maildir UIDL, later logins", value: f.hugeMaildir?.laterUidlMedianMs, unit: "ms", cyrus: "~92 (100k Cyrus mailbox)" },
-    { figure: "100k Maildir LIST, later logins", value: f.hugeMaildir?.laterListMedianMs, unit: "ms", cyrus: "~76" },
-    { figure: "100k Maildir server peak RSS", value: f.hugeMaildir && f.hugeMaildir.rssPeakKb / 1024, unit: "MB" },
-    { figure: "RETR 100 MiB over pop3s", value: f.tls?.retr.find((r) => r.transport === "pop3s")?.medianMBps, unit: "MB/s" },
-  ];
+  log(`\nload average at end: ${loadAverage()}; whole run ${((performance.now() - started) / 60000).toFixed(1)} min`);
+  const order = ALL_MODES.filter((id) => all[id]);
+  const markdown = [
+    "### Every mode, same run",
+    modesTable(all, order),
+    "### Targets",
+    targetsTable(all),
+    "### One session a process: before and after",
+    beforeAfterTable(all, baselineName),
+    "### Hostile clients",
+    hostileTable(all, order),
+  ].join("\n\n");
+  log(`\n${markdown}`);
+  if (errors.length > 0) log(`\n${errors.length} step(s) failed; see above.`);
+  if (args.markdown) writeFileSync(args.markdown, markdown + "\n");
+  if (args.json) writeFileSync(args.json, JSON.stringify({ plan: PLAN, figures: all, errors }, null, 2));
 }
 
 try {

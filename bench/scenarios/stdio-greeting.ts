@@ -27,7 +27,7 @@ function freePort(): number {
 }
 
 /** connect → first line; then QUIT and wait for the process to close the connection. */
-function timeToFirstLine(port: number): Promise<{ ms: number; line: string }> {
+export function timeToFirstLine(port: number): Promise<{ ms: number; line: string }> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     let text = "";

@@ -1,0 +1,163 @@
+/**
+ * Clients that pipeline commands and never read their answers: before login (CAPA) or after it
+ * (STAT). The figure is how much the service's memory grows per such client (summed PSS, peak
+ * during the attack minus before it), and whether the other clients still get their greeting
+ * within 100 ms meanwhile (13 of them, each connecting again and again).
+ */
+import type { Socket } from "bun";
+import { withTimeout } from "../connections.ts";
+import type { Credentials } from "../loadgen.ts";
+import type { Service } from "../modes.ts";
+import { sumPss } from "../proc-tree.ts";
+import { timeToFirstLine } from "../scenarios/stdio-greeting.ts";
+import { percentile } from "../stats.ts";
+
+export const OTHER_CLIENTS = 13;
+const GREETING_BOUND_MS = 100;
+const PIPELINE_BLOCK = 64 * 1024;
+const SAMPLE_EVERY_MS = 200;
+
+export interface PipeliningRun {
+  variant: "CAPA before login" | "STAT after login";
+  hostile: number;
+  /** Bytes of commands the hostile clients got the server to take. */
+  bytesSent: number;
+  pssBeforeKb: number;
+  pssPeakKb: number;
+  growthPerClientKb: number;
+  greetings: number;
+  greetingsWithin100ms: number;
+  greetingP99Ms: number;
+  greetingMaxMs: number;
+  otherFailures: number;
+}
+
+/** One client that writes `command` over and over and never reads (its socket is paused). */
+class NonReader {
+  sent = 0;
+  private running = true;
+  private wake: (() => void) | undefined;
+
+  constructor(private readonly socket: Socket<NonReader>) {}
+
+  static async open(port: number, login: Credentials | undefined): Promise<NonReader> {
+    let lines = 0;
+    let text = "";
+    let ready!: () => void;
+    const loggedIn = new Promise<void>((resolve) => (ready = resolve));
+    const socket = await Bun.connect<NonReader>({
+      hostname: "127.0.0.1",
+      port,
+      data: undefined as unknown as NonReader,
+      socket: {
+        data(s, chunk) {
+          if (!login) return;
+          text += chunk.toString("latin1");
+          lines = text.split("\r\n").length - 1;
+          if (lines >= 3) {
+            s.pause();
+            ready();
+          }
+        },
+        drain: (s) => s.data?.wake?.(),
+        close: (s) => s.data?.stop(),
+        error: (s) => s.data?.stop(),
+      },
+    });
+    const client = new NonReader(socket);
+    socket.data = client;
+    if (login) {
+      socket.write(`USER ${login.name}\r\nPASS ${login.password}\r\n`);
+      await withTimeout(loggedIn, 30_000, "hostile login");
+    } else {
+      socket.pause();
+    }
+    return client;
+  }
+
+  async flood(command: string): Promise<void> {
+    const block = Buffer.from(`${command}\r\n`.repeat(Math.floor(PIPELINE_BLOCK / (command.length + 2))));
+    let rest = block;
+    while (this.running) {
+      const n = this.socket.write(rest);
+      this.sent += n;
+      rest = n >= rest.length ? block : rest.subarray(n);
+      if (n === 0 || rest !== block) await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+
+  stop(): void {
+    this.running = false;
+    this.wake?.();
+  }
+
+  close(): void {
+    this.stop();
+    this.socket.end();
+  }
+}
+
+export async function measurePipelining(
+  svc: Service,
+  variant: PipeliningRun["variant"],
+  users: Credentials[],
+  opts: { hostile: number; seconds: number },
+): Promise<PipeliningRun> {
+  // the other clients first, so processes they need exist before the baseline reading
+  let others = true;
+  const greetMs: number[] = [];
+  let otherFailures = 0;
+  const other = async () => {
+    while (others) {
+      try {
+        greetMs.push((await timeToFirstLine(svc.port)).ms);
+      } catch {
+        otherFailures++;
+      }
+      await Bun.sleep(20);
+    }
+  };
+  const otherLoops = Array.from({ length: OTHER_CLIENTS }, other);
+  await Bun.sleep(1_000);
+  greetMs.length = 0;
+  otherFailures = 0;
+  const pssBeforeKb = sumPss(svc.servicePids()).totalKb;
+  let pssPeakKb = pssBeforeKb;
+  const sampler = setInterval(() => (pssPeakKb = Math.max(pssPeakKb, sumPss(svc.servicePids()).totalKb)), SAMPLE_EVERY_MS);
+  const after = variant === "STAT after login";
+  const hostile: NonReader[] = [];
+  try {
+    for (let i = 0; i < opts.hostile; i++) hostile.push(await NonReader.open(svc.port, after ? users[i % users.length] : undefined));
+    const floods = hostile.map((h) => h.flood(after ? "STAT" : "CAPA"));
+    await Bun.sleep(opts.seconds * 1000);
+    for (const h of hostile) h.stop();
+    await Promise.all(floods);
+    pssPeakKb = Math.max(pssPeakKb, sumPss(svc.servicePids()).totalKb);
+  } finally {
+    clearInterval(sampler);
+    others = false;
+    await Promise.all(otherLoops);
+    for (const h of hostile) h.close();
+  }
+  const sorted = greetMs.sort((a, b) => a - b);
+  return {
+    variant,
+    hostile: opts.hostile,
+    bytesSent: hostile.reduce((n, h) => n + h.sent, 0),
+    pssBeforeKb,
+    pssPeakKb,
+    growthPerClientKb: (pssPeakKb - pssBeforeKb) / opts.hostile,
+    greetings: sorted.length,
+    greetingsWithin100ms: sorted.filter((ms) => ms <= GREETING_BOUND_MS).length,
+    greetingP99Ms: percentile(sorted, 99),
+    greetingMaxMs: sorted.at(-1) ?? NaN,
+    otherFailures,
+  };
+}
+
+export function describePipelining(r: PipeliningRun): string {
+  return (
+    `   ${r.variant}: ${r.hostile} non-readers pushed ${(r.bytesSent / 1e6).toFixed(1)} MB; service PSS ${(r.pssBeforeKb / 1024).toFixed(1)} → peak ${(r.pssPeakKb / 1024).toFixed(1)} MB ` +
+    `(+${r.growthPerClientKb.toFixed(0)} kB per client); others: ${r.greetingsWithin100ms}/${r.greetings} greetings ≤ 100 ms, p99 ${r.greetingP99Ms.toFixed(1)} ms, max ${r.greetingMaxMs.toFixed(0)} ms, ${r.otherFailures} failed`
+  );
+}

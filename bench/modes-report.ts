@@ -1,0 +1,171 @@
+/**
+ * Markdown tables of the launch-mode comparison: every figure per mode side by side (Cyrus's
+ * pop3d from the same run), the targets with verdicts, before/after for one-session processes,
+ * and the hostile-client figures. Every figure is a median over runs; nothing here asserts.
+ */
+import type { ModeId, ModeSpec } from "./modes.ts";
+import type { PipeliningRun } from "./hostile/pipelining.ts";
+import type { CpuWindow, FdLimitRun } from "./hostile/stalls.ts";
+import type { GreetingFigure } from "./modes/greeting.ts";
+import type { LoadPoint } from "./modes/load.ts";
+import type { MemoryFigures, MemoryRun } from "./modes/memory.ts";
+import type { ProbeRun } from "./modes/probe.ts";
+import { median } from "./stats.ts";
+
+export interface ModeFigures {
+  spec: ModeSpec;
+  load?: LoadPoint[];
+  greeting?: GreetingFigure;
+  fresh?: GreetingFigure;
+  memory?: MemoryFigures;
+  probe?: ProbeRun[];
+  pipelining?: PipeliningRun[];
+  proxyStall?: CpuWindow[];
+  fdLimit?: FdLimitRun[];
+}
+
+export type AllFigures = Partial<Record<ModeId, ModeFigures>>;
+
+const med = (xs: number[] | undefined): number | undefined => (xs && xs.length > 0 ? median(xs) : undefined);
+
+export const pick = {
+  sessionsPerMinute: (m: ModeFigures | undefined, clients: number) => m?.load?.find((p) => p.clients === clients)?.sessionsPerMinute,
+  cpuMs: (m: ModeFigures | undefined, clients: number) => m?.load?.find((p) => p.clients === clients)?.cpuMsPerSession,
+  idle: (m: ModeFigures | undefined, f: (r: MemoryRun) => number) => med(m?.memory?.idle.map(f)),
+  logged: (m: ModeFigures | undefined, f: (r: MemoryRun) => number) => med(m?.memory?.loggedIn.map(f)),
+  greeting: (m: ModeFigures | undefined) => m?.greeting?.medianMs,
+  fresh: (m: ModeFigures | undefined) => m?.fresh?.medianMs,
+  probeP99: (m: ModeFigures | undefined) => med(m?.probe?.map((r) => r.p99Ms)),
+  pipe: (m: ModeFigures | undefined, variant: PipeliningRun["variant"], f: (r: PipeliningRun) => number) =>
+    med(m?.pipelining?.filter((r) => r.variant === variant).map(f)),
+};
+
+function fmt(v: number | undefined, digits = 0): string {
+  if (v === undefined || Number.isNaN(v)) return "n/a";
+  return v.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function table(header: string[], rows: string[][]): string {
+  return [`| ${header.join(" | ")} |`, `|${header.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
+}
+
+export function modesTable(all: AllFigures, order: ModeId[]): string {
+  const cols = order.filter((id) => all[id]);
+  const row = (name: string, f: (m: ModeFigures) => string) => [name, ...cols.map((id) => f(all[id]!))];
+  const rows: string[][] = [];
+  for (const c of [4, 16, 64]) rows.push(row(`sessions/min, ${c} clients`, (m) => fmt(pick.sessionsPerMinute(m, c))));
+  for (const c of [4, 16, 64]) rows.push(row(`server CPU per session, ${c} clients (ms)`, (m) => fmt(pick.cpuMs(m, c), 1)));
+  rows.push(row("idle connections measured", (m) => fmt(pick.idle(m, (r) => r.opened))));
+  rows.push(row("time to open them (s)", (m) => fmt(pick.idle(m, (r) => r.openSeconds), 1)));
+  rows.push(row("connections opened per second", (m) => fmt(pick.idle(m, (r) => r.opened / r.openSeconds), 1)));
+  rows.push(row("greeting p90 while opening (ms)", (m) => fmt(pick.idle(m, (r) => r.greetP90Ms))));
+  rows.push(row("processes", (m) => fmt(pick.idle(m, (r) => r.processes))));
+  rows.push(row("PSS per idle connection (kB)", (m) => fmt(pick.idle(m, (r) => r.perConnectionKb))));
+  rows.push(row("… marginal, above the empty service (kB)", (m) => fmt(pick.idle(m, (r) => r.marginalKb))));
+  rows.push(row("logged-in sessions measured", (m) => fmt(pick.logged(m, (r) => r.opened))));
+  rows.push(row("PSS per logged-in session (kB)", (m) => fmt(pick.logged(m, (r) => r.perConnectionKb))));
+  rows.push(row("… marginal (kB)", (m) => fmt(pick.logged(m, (r) => r.marginalKb))));
+  rows.push(row("connect → greeting, running service (ms, median)", (m) => fmt(pick.greeting(m), 2)));
+  rows.push(row("connect → greeting, freshly forked process (ms, median)", (m) => fmt(pick.fresh(m), 1)));
+  rows.push(row("probe NOOP p99 during 100k login + slow 100 MiB RETR (ms)", (m) => fmt(pick.probeP99(m), 1)));
+  rows.push(row("… probe in the same process as both", (m) => (m.probe ? (m.probe.every((r) => r.sameProcess) ? "yes" : m.probe.some((r) => r.sameProcess) ? "some runs" : "no") : "n/a")));
+  rows.push(row("… 100k-message first login, PASS → +OK (ms)", (m) => fmt(med(m.probe?.map((r) => r.hugeLoginMs)))));
+  return table(["figure (median of runs)", ...cols.map((id) => all[id]!.spec.label)], rows);
+}
+
+interface Target {
+  figure: string;
+  value: number | undefined;
+  target: string;
+  ok: boolean | undefined;
+  cyrus?: string;
+}
+
+function verdict(ok: boolean | undefined): string {
+  return ok === undefined ? "n/a" : ok ? "meets" : "**misses**";
+}
+
+export function targetsTable(all: AllFigures): string {
+  const multi = all.spp200;
+  const one = all.spp1;
+  const cyrus = all.cyrus;
+  const le = (v: number | undefined, t: number | undefined) => (v === undefined || t === undefined || Number.isNaN(v) ? undefined : v <= t);
+  const ge = (v: number | undefined, t: number | undefined) => (v === undefined || t === undefined || Number.isNaN(v) ? undefined : v >= t);
+  const idleN = pick.idle(multi, (r) => r.opened);
+  const loggedN = pick.logged(multi, (r) => r.opened);
+  const cyrus64 = pick.sessionsPerMinute(cyrus, 64);
+  const cyrusPss = pick.idle(cyrus, (r) => r.perConnectionKb);
+  const onePss = pick.idle(one, (r) => r.perConnectionKb);
+  const cyrusRate = cyrus?.fresh ? 1000 / cyrus.fresh.medianMs : undefined;
+  const oneRate = one?.fresh ? 1000 / one.fresh.medianMs : undefined;
+  const cyrusOpenRate = pick.idle(cyrus, (r) => r.opened / r.openSeconds);
+  const oneOpenRate = pick.idle(one, (r) => r.opened / r.openSeconds);
+  const rows: Target[] = [
+    { figure: `200/process: PSS per idle connection (${fmt(idleN)} open)`, value: pick.idle(multi, (r) => r.perConnectionKb), target: "≤ 30 kB", ok: le(pick.idle(multi, (r) => r.perConnectionKb), 30), cyrus: fmt(cyrusPss) },
+    { figure: `200/process: time to open the ${fmt(idleN)}`, value: pick.idle(multi, (r) => r.openSeconds), target: "≤ 5 s", ok: le(pick.idle(multi, (r) => r.openSeconds), 5), cyrus: `${fmt(pick.idle(cyrus, (r) => r.openSeconds), 1)} for ${fmt(pick.idle(cyrus, (r) => r.opened))}` },
+    { figure: `200/process: PSS per logged-in session (${fmt(loggedN)})`, value: pick.logged(multi, (r) => r.perConnectionKb), target: "≤ 100 kB", ok: le(pick.logged(multi, (r) => r.perConnectionKb), 100), cyrus: fmt(pick.logged(cyrus, (r) => r.perConnectionKb)) },
+    { figure: "200/process: connect → greeting (median, ms)", value: pick.greeting(multi), target: "≤ 2 ms", ok: le(pick.greeting(multi), 2), cyrus: `${fmt(pick.greeting(cyrus), 2)} (process waiting) / ${fmt(pick.fresh(cyrus), 1)} (fresh fork)` },
+    { figure: "200/process: CPU per session at 64 clients (ms)", value: pick.cpuMs(multi, 64), target: "≤ 10 ms", ok: le(pick.cpuMs(multi, 64), 10), cyrus: fmt(pick.cpuMs(cyrus, 64), 1) },
+    { figure: "200/process: sessions/min at 64 clients", value: pick.sessionsPerMinute(multi, 64), target: `≥ 3× Cyrus = ${fmt(cyrus64 && cyrus64 * 3)}`, ok: ge(pick.sessionsPerMinute(multi, 64), cyrus64 && cyrus64 * 3), cyrus: fmt(cyrus64) },
+    { figure: "1/process: PSS per process (idle connection, kB)", value: onePss, target: `≤ Cyrus (${fmt(cyrusPss)})`, ok: le(onePss, cyrusPss), cyrus: fmt(cyrusPss) },
+    { figure: "1/process: master fork → greeting rate, one at a time (/s)", value: oneRate, target: `≥ Cyrus (${fmt(cyrusRate, 1)})`, ok: ge(oneRate, cyrusRate), cyrus: fmt(cyrusRate, 1) },
+    { figure: "1/process: connections opened per second, 32 in flight", value: oneOpenRate, target: `≥ Cyrus (${fmt(cyrusOpenRate, 1)})`, ok: ge(oneOpenRate, cyrusOpenRate), cyrus: fmt(cyrusOpenRate, 1) },
+  ];
+  for (const id of ["spp200", "workers1", "workers2"] as const) {
+    const p = pick.probeP99(all[id]);
+    if (all[id]?.probe) rows.push({ figure: `probe NOOP p99, ${all[id]!.spec.label} (ms)`, value: p, target: "≤ 20 ms", ok: le(p, 20), cyrus: "n/a (a process per session)" });
+  }
+  return table(
+    ["figure", "measured", "target", "verdict", "Cyrus, same run"],
+    rows.map((r) => [r.figure, fmt(r.value, r.value !== undefined && r.value < 20 ? 1 : 0), r.target, verdict(r.ok), r.cyrus ?? ""]),
+  );
+}
+
+export function beforeAfterTable(all: AllFigures, baselineName: string): string {
+  const cols = (["baseline", "spp1", "cyrus"] as const).filter((id) => all[id]);
+  const row = (name: string, f: (m: ModeFigures) => string) => [name, ...cols.map((id) => f(all[id]!))];
+  return table(
+    ["one session a process, under master", ...cols.map((id) => (id === "baseline" ? `before (${baselineName})` : id === "spp1" ? "after (this tree)" : "Cyrus 3.6 pop3d"))],
+    [
+      row("PSS per process, idle connection (kB)", (m) => fmt(pick.idle(m, (r) => r.perConnectionKb))),
+      row("PSS per process, logged in (kB)", (m) => fmt(pick.logged(m, (r) => r.perConnectionKb))),
+      row("fresh fork → greeting (ms, median)", (m) => fmt(pick.fresh(m), 1)),
+      row("… as master's fork rate, one at a time (/s)", (m) => fmt(m.fresh ? 1000 / m.fresh.medianMs : undefined, 1)),
+      row("connections opened per second, 32 in flight", (m) => fmt(pick.idle(m, (r) => r.opened / r.openSeconds), 1)),
+      row("connections measured", (m) => fmt(pick.idle(m, (r) => r.opened))),
+    ],
+  );
+}
+
+export function hostileTable(all: AllFigures, order: ModeId[]): string {
+  const rows: string[][] = [];
+  for (const id of order) {
+    const m = all[id];
+    if (!m) continue;
+    for (const variant of ["CAPA before login", "STAT after login"] as const) {
+      if (!m.pipelining?.some((r) => r.variant === variant)) continue;
+      const within = pick.pipe(m, variant, (r) => (100 * r.greetingsWithin100ms) / Math.max(r.greetings, 1));
+      rows.push([
+        m.spec.label,
+        `non-reader pipelining ${variant}`,
+        `${fmt(pick.pipe(m, variant, (r) => r.growthPerClientKb))} kB per client`,
+        "≤ 256 kB",
+        `${fmt(within, 1)} % of others' greetings ≤ 100 ms (p99 ${fmt(pick.pipe(m, variant, (r) => r.greetingP99Ms), 1)} ms)`,
+      ]);
+    }
+    if (m.proxyStall?.length) {
+      rows.push([m.spec.label, `${fmt(med(m.proxyStall.map((r) => r.connections)))} connections stalled in a PROXY header`, `${fmt(med(m.proxyStall.map((r) => r.cpuPercent)), 1)} % CPU`, "no polling (≈ 0 %)", ""]);
+    }
+    if (m.fdLimit?.length) {
+      const f = m.fdLimit;
+      rows.push([
+        m.spec.label,
+        `fd limit ${f[0]!.nofile}, ${fmt(med(f.map((r) => r.connections)))} connections`,
+        `${fmt(med(f.map((r) => r.cpuPercent)), 1)} % CPU`,
+        "back off, no spin",
+        `greeted ${fmt(med(f.map((r) => r.greeted)))}, -ERR ${fmt(med(f.map((r) => r.refused)))}, closed ${fmt(med(f.map((r) => r.closedSilently)))}, silent ${fmt(med(f.map((r) => r.silent)))}`,
+      ]);
+    }
+  }
+  return table(["mode", "hostile load", "figure", "target", "meanwhile"], rows);
+}
