@@ -128,9 +128,17 @@ export async function startService(env: ModesEnv, spec: ModeSpec, programs: Prog
   try {
     await waitPort(port, `standalone ${spec.id}`, () => proc.exitCode === null);
     if (proxyPort) await waitPort(proxyPort, `standalone ${spec.id} (proxy listener)`, () => proc.exitCode === null);
-    // every worker up before anything is measured
-    const deadline = Date.now() + 10_000;
-    while ((spec.workers ?? 1) > 1 && descendants(proc.pid).length < spec.workers! && Date.now() < deadline) await Bun.sleep(25);
+    // every worker up before anything is measured: the tree holds at least `workers` processes
+    // (whether the parent serves too or only supervises) and has stopped growing
+    const deadline = Date.now() + 5_000;
+    let size = 0;
+    let stableSince = Date.now();
+    while ((spec.workers ?? 1) > 1 && Date.now() < deadline) {
+      const now = 1 + descendants(proc.pid).length;
+      if (now !== size) [size, stableSince] = [now, Date.now()];
+      if (size >= spec.workers! && Date.now() - stableSince >= 300) break;
+      await Bun.sleep(25);
+    }
   } catch (error) {
     await stop();
     throw new Error(`${(error as Error).message}; stderr: ${err.slice(-1000)}`);

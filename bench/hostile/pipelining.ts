@@ -158,6 +158,6 @@ export async function measurePipelining(
 export function describePipelining(r: PipeliningRun): string {
   return (
     `   ${r.variant}: ${r.hostile} non-readers pushed ${(r.bytesSent / 1e6).toFixed(1)} MB; service PSS ${(r.pssBeforeKb / 1024).toFixed(1)} → peak ${(r.pssPeakKb / 1024).toFixed(1)} MB ` +
-    `(+${r.growthPerClientKb.toFixed(0)} kB per client); others: ${r.greetingsWithin100ms}/${r.greetings} greetings ≤ 100 ms, p99 ${r.greetingP99Ms.toFixed(1)} ms, max ${r.greetingMaxMs.toFixed(0)} ms, ${r.otherFailures} failed`
+    `(+${r.growthPerClientKb.toFixed(0)} kB per client); others: ${r.greetingsWithin100ms}/${r.greetings + r.otherFailures} greetings ≤ 100 ms, p99 ${r.greetingP99Ms.toFixed(1)} ms, max ${r.greetingMaxMs.toFixed(0)} ms, ${r.otherFailures} failed`
   );
 }

@@ -183,7 +183,7 @@ export async function measureProbe(env: ModesEnv, spec: ModeSpec, programs: Prog
     const run = await withService(env, spec, programs, {}, (svc) => oneRun(svc, env, spec.sessionsPerProcess > 1));
     log(
       `   probe NOOP: ${run.samples} round trips, p50 ${run.p50Ms.toFixed(2)} ms, p99 ${run.p99Ms.toFixed(1)} ms, max ${run.maxMs.toFixed(1)} ms; ` +
-        `100k login ${run.hugeLoginMs.toFixed(0)} ms; slow reader got ${(run.slowReaderBytes / 1e6).toFixed(1)} MB; same process: ${run.sameProcess}`,
+        `first login to the huge Maildir ${run.hugeLoginMs.toFixed(0)} ms; slow reader got ${(run.slowReaderBytes / 1e6).toFixed(1)} MB; same process: ${run.sameProcess}`,
     );
     out.push(run);
   }
