@@ -10,6 +10,9 @@ MANPAGE  := dist/pop3d.8
 VERSION      = $(shell sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' package.json | head -n 1)
 COMMIT       = $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD -- src package.json 2>/dev/null || echo -modified)
 BUN_RELEASE  = $(shell $(BUN) --version)
+# The syslog facility when imapd.conf sets none (src/config/build-defaults.ts): MAIL, as Debian
+# builds Cyrus, unless a package build says otherwise (make SYSLOG_FACILITY=LOCAL6).
+SYSLOG_FACILITY ?=
 
 # `make install`: the binary where Cyrus's master(8) looks for it, the man page and the examples.
 PREFIX        ?= /usr/local
@@ -37,14 +40,14 @@ build: $(BINARY)
 # Rewritten only when the facts change, so the binary is rebuilt after a commit but not on every make.
 dist/build-info: FORCE node_modules/.installed
 	@mkdir -p dist
-	@printf '%s %s %s\n' '$(VERSION)' '$(BUN_RELEASE)' '$(COMMIT)' > $@.tmp
+	@printf '%s %s %s %s\n' '$(VERSION)' '$(BUN_RELEASE)' '$(COMMIT)' '$(SYSLOG_FACILITY)' > $@.tmp
 	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
 
 $(BINARY): node_modules/.installed $(SOURCES) dist/build-info
 	@mkdir -p dist
 	$(BUN) build --compile --minify --bytecode --format=esm \
 	  --define 'BUILD_VERSION="$(VERSION)"' --define 'BUILD_BUN_VERSION="$(BUN_RELEASE)"' \
-	  --define 'BUILD_COMMIT="$(COMMIT)"' \
+	  --define 'BUILD_COMMIT="$(COMMIT)"' $(if $(SYSLOG_FACILITY),--define 'POP3D_SYSLOG_FACILITY="$(SYSLOG_FACILITY)"') \
 	  --no-compile-autoload-dotenv --no-compile-autoload-bunfig src/main.ts --outfile $(BINARY)
 
 # pop3d(8): man/pop3d.8.in with its CONFIGURATION section generated from the option table that
