@@ -35,6 +35,12 @@ describe("pop3d(8)", () => {
     expect(r.code).toBe(0);
   });
 
+  test("mandoc -T lint finds nothing, style included (ASCII input, no line over 80 bytes)", async () => {
+    const r = await run(["mandoc", "-T", "lint", MAN_PAGE]);
+    expect(r.stdout.toString() + r.stderr).toBe("");
+    expect(r.code).toBe(0);
+  });
+
   test("has the sections an operator looks for", () => {
     for (const name of ["NAME", "SYNOPSIS", "DESCRIPTION", "LAUNCH MODES", "OPTIONS", "CONFIGURATION", "SIGNALS", "EXIT STATUS", "FILES", "SEE ALSO"]) {
       expect(page).toContain(`\n.SH ${name}\n`);
