@@ -1,5 +1,5 @@
 /**
- * Cyrus's proxy-policy callback (mysasl_proxy_policy, §6.6). libsasl runs it after every successful
+ * Cyrus's proxy-policy callback (global.c:mysasl_proxy_policy). libsasl runs it after every successful
  * credential check — SASL exchanges, sasl_checkpass (USER/PASS) and APOP alike — with the canonical
  * authentication identity and the requested (authorization) identity, equal when none was asked for.
  */
@@ -12,8 +12,10 @@ export interface LoginPolicy {
   readonly loginRealms: readonly string[];
   readonly admins: ReadonlySet<string>;
   readonly proxyServers: ReadonlySet<string>;
-  /** The per-service deny list (user_deny.db), when one is loaded; admins are exempt. */
+  /** The per-service deny list (user_deny.db, auth/deny-db.ts), when one is loaded; admins are exempt. */
   readonly isDenied?: (user: string) => boolean;
+  /** The cyrus.conf service name, for the deny detail. */
+  readonly service?: string;
 }
 
 export type PolicyDecision =
@@ -50,7 +52,7 @@ export function checkLoginPolicy(policy: LoginPolicy, authcid: string, authzid: 
   }
   const isAdmin = policy.admins.has(authcid);
   if (!isAdmin && policy.isDenied?.(authzid)) {
-    return { ok: false, reason: SASL_ERR.authorization, detail: `user '${authzid}' is denied access` };
+    return { ok: false, reason: SASL_ERR.authorization, detail: `user '${authzid}' is denied access to service '${policy.service ?? ""}'` };
   }
   if (authcid !== authzid && !isAdmin && !policy.proxyServers.has(authcid)) {
     return { ok: false, reason: SASL_ERR.authFailure, detail: `user ${authcid} is not allowed to proxy` };

@@ -11,7 +11,7 @@ import type { SessionIO, SessionEnd } from "./session-io.ts";
 import type { SessionSettings } from "./settings.ts";
 import { LineReader } from "./line-reader.ts";
 import { parseCommand, type Command } from "./parser.ts";
-import { CRLF, R, fatalError } from "./responses.ts";
+import { CRLF, R, fatalError, shutdownNotice } from "./responses.ts";
 import { MAX_COMMAND_LINE, MAX_PENDING_INPUT } from "../limits.ts";
 import { makeApopChallenge } from "../auth/apop.ts";
 import { AUTHORIZATION_COMMANDS } from "./commands/authorization.ts";
@@ -279,6 +279,13 @@ export class Session {
     });
   }
 
+  /** pop3d.c:cmdloop: once USER named someone, user_deny.db is checked before every command. */
+  private denyNotice(): string | undefined {
+    const user = this.userid ?? this.pendingUser?.user;
+    const message = user !== undefined ? this.settings.userDeny?.(user) : undefined;
+    return message === undefined ? undefined : shutdownNotice(message);
+  }
+
   private wake(): void {
     const wake = this.wakeReader;
     this.wakeReader = undefined;
@@ -290,7 +297,7 @@ export class Session {
       for (;;) {
         // as in Cyrus, the proc entry is written before the pending output (the greeting) is flushed
         this.updateRegistry();
-        const notice = checkShutdownFiles(this.settings.shutdownFiles);
+        const notice = checkShutdownFiles(this.settings.shutdownFiles) ?? this.denyNotice();
         if (notice !== undefined) {
           this.send(notice);
           this.finish("notice");

@@ -45,6 +45,8 @@ export interface SessionSettings {
   telemetryBySessionId: boolean;
   maxLoginsPerHost: number;
   maxLoginsPerUser: number;
+  /** user_deny.db (auth/deny-db.ts): the message when the user is denied this service, checked before every command. */
+  userDeny?: (user: string) => string | undefined;
 }
 
 const words = (value: string | undefined) => new Set((value ?? "").split(/[\s,]+/).filter(Boolean));

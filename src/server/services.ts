@@ -17,6 +17,7 @@ import type { FromQuoting, MboxUidlSource } from "../store/mbox/index.ts";
 const loadMboxStore = () => require("../store/mbox/index.ts") as typeof import("../store/mbox/index.ts");
 const loadCyrusStore = () => require("../store/cyrus/index.ts") as typeof import("../store/cyrus/index.ts");
 import { join } from "node:path";
+import { userDenyFromConfig } from "./user-deny.ts";
 
 export interface Services {
   settings: SessionSettings;
@@ -39,6 +40,17 @@ export function buildServices(cfg: Config, options: ServiceOptions, log: Log): S
       padding: cfg.int("poppollpadding"),
       stateDirectory: join(settings.configDirectory, "pop3d", "lastlogin"),
     });
+  }
+  const deny = userDenyFromConfig(cfg, log);
+  if (deny) {
+    const service = settings.service;
+    settings.userDeny = (user) => deny.check(user, service);
+    const isDenied = (user: string) => {
+      if (deny.check(user, service) === undefined) return false;
+      log.err(`user '${user}' denied access to service '${service}'`);
+      return true;
+    };
+    settings.sasl = { ...settings.sasl, policy: { ...settings.sasl.policy, isDenied, service } };
   }
   return { settings, store, passdb: passdbFromConfig(cfg, log) };
 }
