@@ -53,9 +53,11 @@ async function sh(cmd: string[]): Promise<string> {
   return r.stdout.toString() + r.stderr;
 }
 
+/** dpkg's two-letter state ("ii", "rc"…), or "not known" for a package absent or purged ("un"). */
 async function packageStatus(name: string): Promise<string> {
   const r = await run(["dpkg-query", "-W", "-f=${db:Status-Abbrev}", name]);
-  return r.code === 0 ? r.stdout.toString().trim() : "not known";
+  const status = r.code === 0 ? r.stdout.toString().trim() : "";
+  return status === "" || status.startsWith("un") ? "not known" : status;
 }
 
 /** The package holding the diversion of TARGET, or "" when there is none. */
