@@ -73,8 +73,9 @@ typecheck: node_modules/.installed
 demo: build
 	@./scripts/demo.sh
 
+# BENCH_ARGS=--quick for a smoke check of the same steps (see bench/RESULTS.md)
 bench: build
-	$(BUN) run bench/run.ts
+	$(BUN) run bench/run.ts $(BENCH_ARGS)
 
 install: build man
 	install -d '$(DESTDIR)$(CYRUS_LIBEXEC)' '$(DESTDIR)$(MANDIR)/man8' '$(DESTDIR)$(DOCDIR)/examples'

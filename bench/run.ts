@@ -181,6 +181,10 @@ async function main(): Promise<void> {
   let baseline: BuiltBaseline | undefined;
   let baselineName = args.baseline ? `the binary given with --baseline` : `the binary of commit ${BASELINE_COMMIT}`;
   const env = new ModesEnv(log);
+  process.once("SIGINT", () => {
+    env.remove();
+    process.exit(130);
+  });
   try {
     if (wanted.has("modes") || wanted.has("hostile")) {
       await step("environment (Maildirs, Cyrus mailboxes, sasldb, binaries)", async () => {
@@ -210,8 +214,10 @@ async function main(): Promise<void> {
         if (wanted.has("hostile")) await measureHostile(env, id, programs, all[id]!);
       }
     }
-  } finally {
+  } catch (error) {
     env.remove();
+    throw error;
+  } finally {
     baseline?.cleanup();
   }
   if (wanted.has("single")) {
@@ -237,6 +243,8 @@ async function main(): Promise<void> {
   if (errors.length > 0) log(`\n${errors.length} step(s) failed; see above.`);
   if (args.markdown) writeFileSync(args.markdown, markdown + "\n");
   if (args.json) writeFileSync(args.json, JSON.stringify({ plan: PLAN, figures: all, errors }, null, 2));
+  log(`removing ${env.dir} ...`);
+  env.remove();
 }
 
 try {
