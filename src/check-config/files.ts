@@ -2,7 +2,7 @@
  * The files and directories an imapd.conf names, opened the way the server will use them, by the
  * user `--check-config` runs as by then (pop3_run_as when started as root).
  */
-import { accessSync, closeSync, constants, openSync, readdirSync, statSync, type Stats } from "node:fs";
+import { accessSync, closeSync, constants, existsSync, openSync, readdirSync, statSync, type Stats } from "node:fs";
 import { dirname } from "node:path";
 import type { LoadedConfig, OptionName } from "../config/index.ts";
 import { expandPathTemplate } from "../store/fs/path-template.ts";
@@ -75,6 +75,13 @@ export function checkFiles(cfg: LoadedConfig, account: string, findings: Finding
   const procProblem = checkDirectory(procPath, true);
   // Cyrus creates the proc directory when it is missing, so only an existing unusable one is wrong
   if (procProblem && procProblem !== "ENOENT") findings.error(`${where(cfg, "proc_path")}: ${procPath}: ${procProblem}${as}`);
+
+  // cyr_deny's list: absent means nobody is denied, but one we cannot read would deny nobody silently
+  const denyDb = cfg.str("userdeny_db_path");
+  if (denyDb && existsSync(denyDb)) {
+    const problem = checkReadableFile(denyDb);
+    if (problem) findings.error(`${where(cfg, "userdeny_db_path")}: ${denyDb}: ${problem}${as}`);
+  }
 
   const syslogSocket = cfg.str("pop3_syslog_socket")!;
   const syslogProblem = checkSocket(syslogSocket);

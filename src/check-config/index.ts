@@ -10,6 +10,7 @@ import { createSecureContext } from "node:tls";
 import { ConfigError, LoadedConfig } from "../config/index.ts";
 import { buildConfig } from "../config/loaded-config.ts";
 import { readConfigText, type ConfigText, type Environment } from "../config/reader.ts";
+import { startupFacts, umaskFromConfig } from "../config/startup.ts";
 import { logFromSink, type Log } from "../log/log.ts";
 import { becomeServiceUser } from "../server/process-setup.ts";
 import { buildServices } from "../server/services.ts";
@@ -95,6 +96,14 @@ export function checkConfig(options: CheckConfigOptions): number {
   checkKeys(text.entries, options.service, cfg?.enumValue("pop3_mailstore"), findings);
   if (!cfg) return finish();
   for (const warning of cfg.warnings) findings.warning(warning);
+  // what a start would settle and log first: the umask, which Cyrus release we imitate, the store
+  try {
+    umaskFromConfig(cfg);
+    for (const note of startupFacts(cfg).notes) options.print(`info: ${note}`);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    findings.error(error.message);
+  }
 
   // from here on, as the account the server serves as (Cyrus will not serve as root)
   const runAs = cfg.str("pop3_run_as")!;

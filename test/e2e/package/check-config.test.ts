@@ -5,7 +5,7 @@
  * status a real start gives the same config.
  */
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { appendFileSync, chmodSync, copyFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, chownSync, copyFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BINARY, cleanupAll, makeFixture, run, tempDir } from "../../support/harness.ts";
 
@@ -30,6 +30,8 @@ describe("pop3d --check-config", () => {
     expect(lines.at(-1)).toMatch(/^0 error\(s\), \d+ warning\(s\)$/);
     expect(code).toBe(0);
     if (ACCOUNT) expect(lines).toContain(`checking files as user ${ACCOUNT}`);
+    // the store a start would choose, and why, as its first log line says
+    expect(lines.some((l) => l.startsWith("info: ") && l.includes(`mail store maildir (pop3_mailstore at ${fx.confPath}:`))).toBe(true);
   });
 
   test("every bad line is reported with file, line and key; unknown and Cyrus-only keys are warnings; exit 78", async () => {
@@ -98,6 +100,19 @@ describe("pop3d --check-config", () => {
       ({ code, lines } = await check(fx.confPath));
       expect(lines).toContain(`error: ${fx.confPath}:${base.split("\n").length + 1}: tls_server_key: cannot read ${pem("a.key")}: EACCES (as user ${ACCOUNT})`);
       expect(code).toBe(78);
+    }
+
+    // cyr_deny's list readable by root only: nobody would be denied
+    if (AS_ROOT) {
+      const denyDb = join(fx.dir, "conf", "user_deny.db");
+      writeFileSync(denyDb, "");
+      chownSync(denyDb, 0, 0);
+      chmodSync(denyDb, 0o600);
+      writeFileSync(fx.confPath, base);
+      ({ code, lines } = await check(fx.confPath));
+      expect(lines).toContain(`error: ${fx.confPath}: userdeny_db_path: ${denyDb}: EACCES (as user ${ACCOUNT})`);
+      expect(code).toBe(78);
+      rmSync(denyDb);
     }
 
     // a missing passwd file, and a user without a Maildir
