@@ -26,6 +26,10 @@ describe("make install", () => {
     expect(readdirSync(join(dest, "opt/p3/share/doc/pop3d/examples")).sort()).toEqual(
       readdirSync(join(ROOT, "packaging/examples")).sort(),
     );
+    // the operator documentation, next to the examples
+    const docs = readdirSync(join(ROOT, "docs")).filter((f) => f.endsWith(".md"));
+    expect(docs).toContain("install.md");
+    for (const doc of docs) expect(readFileSync(join(dest, "opt/p3/share/doc/pop3d", doc))).toEqual(readFileSync(join(ROOT, "docs", doc)));
   });
 });
 
