@@ -1,29 +1,39 @@
 /**
- * One login's snapshot of a Cyrus mailbox (§5.2): messages in UID order with the sizes from the
+ * One login's snapshot of a Cyrus mailbox (Cyrus pop3d.c openinbox): messages in UID order with the sizes from the
  * index. Nothing is locked or written during the session; QUIT commits through cyrus-commit.ts.
  */
 import { StoreError, type CommitRequest, type CommitResult, type Maildrop, type MessageSource } from "../maildrop.ts";
 import { commitToMailbox, type CommitTarget } from "./cyrus-commit.ts";
 import type { CyrusStoreOptions } from "./cyrus-settings.ts";
 import { messageFile } from "./mailbox-files.ts";
-import type { CyrusMessage } from "./mailbox-open.ts";
+import type { CyrusSnapshot } from "./mailbox-open.ts";
+import { messageListView } from "../message-list-view.ts";
+import type { MessageInfo } from "../maildrop.ts";
 import { openCyrusMessage } from "./message-source.ts";
 
 export class CyrusMaildrop implements Maildrop {
+  readonly messages: readonly MessageInfo[];
   private readonly sources = new Set<MessageSource>();
   private closed = false;
 
   constructor(
     private readonly opts: CyrusStoreOptions,
     private readonly target: CommitTarget,
-    readonly messages: readonly CyrusMessage[],
+    private readonly snapshot: CyrusSnapshot,
     readonly newUidl: boolean,
     /** popuseacl rights, or undefined when ACLs are not enforced. */
     private readonly rights: ReadonlySet<string> | undefined,
-  ) {}
+  ) {
+    this.messages = messageListView(snapshot.count, (i) => ({ uid: snapshot.uid(i), size: snapshot.size(i) }));
+  }
+
+  /** Every byte the snapshot keeps for its messages. */
+  get snapshotBytes(): number {
+    return this.snapshot.byteLength;
+  }
 
   /**
-   * popuseacl (§5.10): DELE needs the t right. The session answers "-ERR [SYS/PERM] Permission
+   * popuseacl (pop3d.c cmd_dele): DELE needs the t right. The session answers "-ERR [SYS/PERM] Permission
    * denied" when this is false.
    */
   get mayDelete(): boolean {
@@ -48,7 +58,7 @@ export class CyrusMaildrop implements Maildrop {
       throw new StoreError("perm", "System I/O error", `${this.target.internalName}: conversations: 1 is not supported; nothing was changed`);
     }
     const deleted = [...new Set(request.deleted)].map((i) => this.message(i).uid);
-    // §5.10: \Seen needs popuseimapflags, and the s right when popuseacl is on.
+    // pop3d.c update: \Seen needs popuseimapflags, and the s right when popuseacl is on.
     const markSeen = this.opts.popUseImapFlags && (this.rights === undefined || this.rights.has("s"));
     const seen = markSeen ? request.retrieved.map((i) => this.message(i).uid) : [];
     const expunged = await commitToMailbox(this.opts, this.target, deleted, seen);
@@ -60,9 +70,10 @@ export class CyrusMaildrop implements Maildrop {
     for (const source of [...this.sources]) source.close();
   }
 
-  private message(index: number): CyrusMessage {
-    const message = this.messages[index];
-    if (message === undefined) throw new RangeError(`message index ${index} outside 0..${this.messages.length - 1} of ${this.target.internalName}`);
-    return message;
+  private message(index: number): { readonly uid: number; readonly archived: boolean } {
+    if (!Number.isInteger(index) || index < 0 || index >= this.snapshot.count) {
+      throw new RangeError(`message index ${index} outside 0..${this.snapshot.count - 1} of ${this.target.internalName}`);
+    }
+    return { uid: this.snapshot.uid(index), archived: this.snapshot.archived(index) };
   }
 }

@@ -1,5 +1,5 @@
 /**
- * Opening a Cyrus mailbox for a POP login (§5.1 steps 2–8), with the locks a Cyrus 3.13 reader
+ * Opening a Cyrus mailbox for a POP login (pop3d.c openinbox), with the locks a Cyrus 3.13 reader
  * takes (user namespace, mailbox name lock and cyrus.index, all shared) held only while the
  * mailbox is looked up and its index read.
  */
@@ -23,12 +23,36 @@ import { lockPath, mailboxFiles, type MailboxFiles } from "./mailbox-files.ts";
 import { namespaceLockNames, type MailboxName } from "./mailbox-name.ts";
 import { lookupMailbox, type MailboxEntry } from "./mboxlist.ts";
 import { withTwoskip } from "./twoskip.ts";
+import { TimeSlicer } from "../fs/time-slice.ts";
 
-export interface CyrusMessage {
-  readonly uid: number;
-  readonly size: number;
-  /** The file lives on the archive partition (FLAG_INTERNAL_ARCHIVED). */
-  readonly archived: boolean;
+/**
+ * The messages a login sees, in UID order, kept as typed arrays (13 bytes a message) rather than
+ * one object each: a session on a 100,000-message mailbox holds this for its whole life.
+ */
+export class CyrusSnapshot {
+  constructor(
+    readonly count: number,
+    private readonly uids: Float64Array,
+    private readonly sizes: Float64Array,
+    /** 1 when the file lives on the archive partition (FLAG_INTERNAL_ARCHIVED). */
+    private readonly archivedFlags: Uint8Array,
+  ) {}
+
+  uid(i: number): number {
+    return this.uids[i]!;
+  }
+
+  size(i: number): number {
+    return this.sizes[i]!;
+  }
+
+  archived(i: number): boolean {
+    return this.archivedFlags[i] === 1;
+  }
+
+  get byteLength(): number {
+    return this.uids.buffer.byteLength + this.sizes.buffer.byteLength + this.archivedFlags.buffer.byteLength;
+  }
 }
 
 export interface OpenedMailbox {
@@ -37,7 +61,7 @@ export interface OpenedMailbox {
   readonly files: MailboxFiles;
   readonly header: MailboxHeader;
   readonly index: IndexHeader;
-  readonly messages: CyrusMessage[];
+  readonly messages: CyrusSnapshot;
   /** The user's rights under popuseacl, else undefined (all allowed). */
   readonly rights: ReadonlySet<string> | undefined;
 }
@@ -46,7 +70,7 @@ function temp(message: string, detail: string): StoreError {
   return new StoreError("temp", message, detail);
 }
 
-/** §5.1 step 3: the checks Cyrus makes on the mailboxes.db entry, in its order. */
+/** The checks Cyrus makes on the mailboxes.db entry (pop3d.c openinbox), in its order. */
 function checkEntry(opts: CyrusStoreOptions, entry: MailboxEntry | undefined, name: string, userid: string): asserts entry is MailboxEntry {
   if (entry === undefined) throw temp(IMAP_MAILBOX_NONEXISTENT, `${name}: no mailboxes.db entry`);
   if (entry.type.reserved) throw temp(IMAP_MAILBOX_RESERVED, `${name}: reserved`);
@@ -64,18 +88,26 @@ function checkEntry(opts: CyrusStoreOptions, entry: MailboxEntry | undefined, na
   }
 }
 
-function snapshot(index: IndexFile, popUseImapFlags: boolean): CyrusMessage[] {
+async function snapshot(index: IndexFile, popUseImapFlags: boolean, slicer: TimeSlicer): Promise<CyrusSnapshot> {
   const header = index.header;
-  const messages: CyrusMessage[] = [];
-  for (let recno = 1; recno <= index.count && messages.length < header.exists; recno++) {
+  const capacity = Math.min(header.exists, index.count);
+  const uids = new Float64Array(capacity);
+  const sizes = new Float64Array(capacity);
+  const archived = new Uint8Array(capacity);
+  let n = 0;
+  for (let recno = 1; recno <= index.count && n < capacity; recno++) {
+    if ((recno & 1023) === 0 && slicer.due()) await slicer.yield();
     const uid = index.uidAt(recno);
     if (uid === 0 || index.isExpungedAt(recno)) continue;
     const flags = index.flagsAt(recno);
     if (popUseImapFlags && (flags & FLAG_DELETED) !== 0) continue;
     if (header.pop3ShowAfter !== 0 && index.internalDateAt(recno) <= header.pop3ShowAfter) continue;
-    messages.push({ uid, size: index.sizeAt(recno), archived: (flags & FLAG_INTERNAL_ARCHIVED) !== 0 });
+    uids[n] = uid;
+    sizes[n] = index.sizeAt(recno);
+    archived[n] = (flags & FLAG_INTERNAL_ARCHIVED) !== 0 ? 1 : 0;
+    n++;
   }
-  return messages;
+  return new CyrusSnapshot(n, uids, sizes, archived);
 }
 
 export async function openMailbox(opts: CyrusStoreOptions, name: MailboxName, intname: string, userid: string): Promise<OpenedMailbox> {
@@ -99,11 +131,12 @@ export async function openMailbox(opts: CyrusStoreOptions, name: MailboxName, in
       locks.push(await lockNameFile(files.nameLock, "shared"));
       const indexLock = locks.push(await lockDataFile(files.index, "shared", false));
       const header = parseMailboxHeader(readFileSync(files.header));
-      const index = IndexFile.read(indexLock.fd);
-      index.verifyAll();
+      const slicer = new TimeSlicer();
+      const index = await IndexFile.readAsync(indexLock.fd);
+      await index.verifyAllInSlices(slicer);
       if ((index.header.options & OPT_MAILBOX_DELETED) !== 0) throw new StoreError("perm", IMAP_MAILBOX_NONEXISTENT, `${intname}: being deleted`);
       const uniqueid = entry.uniqueid ?? header.uniqueid ?? "";
-      return { entry, uniqueid, files, header, index: index.header, messages: snapshot(index, opts.popUseImapFlags), rights };
+      return { entry, uniqueid, files, header, index: index.header, messages: await snapshot(index, opts.popUseImapFlags, slicer), rights };
     } catch (error) {
       throw openError(error, `opening ${intname} (${files?.index ?? "no index path"})`);
     }

@@ -3,6 +3,7 @@ import { closeSync, cpSync, openSync, readFileSync, writeFileSync } from "node:f
 import { join } from "node:path";
 import { StoreError, type Maildrop } from "../../../../src/store/maildrop.ts";
 import { CyrusStore } from "../../../../src/store/cyrus/cyrus-store.ts";
+import type { CyrusMaildrop } from "../../../../src/store/cyrus/cyrus-maildrop.ts";
 import type { CyrusStoreOptions } from "../../../../src/store/cyrus/cyrus-settings.ts";
 import { IndexFile } from "../../../../src/store/cyrus/index-file.ts";
 import { FLAG_DELETED, FLAG_INTERNAL_EXPUNGED, FLAG_SEEN } from "../../../../src/store/cyrus/index-format.ts";
@@ -56,6 +57,13 @@ describe("opening a Cyrus INBOX", () => {
     expect(drop.uidValidity).toBe(CAROL_UIDVALIDITY);
     expect(drop.newUidl).toBe(true);
     expect(readAll(drop, 2)).toEqual(readFileSync(join(spool.carolDir, "3.")));
+    drop.close();
+  });
+
+  test("the snapshot is typed arrays: well under 150 bytes a message", async () => {
+    spool = copySpool();
+    const drop = await store().open("carol", undefined);
+    expect((drop as CyrusMaildrop).snapshotBytes / drop.messages.length).toBeLessThanOrEqual(150);
     drop.close();
   });
 
