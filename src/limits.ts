@@ -4,32 +4,51 @@
  */
 
 /** Cyrus reads commands with an 8192-byte buffer: at most 8191 bytes per line, longer lines are
- *  split and run as several commands, never rejected (§4.1, surprise 13). */
+ *  split and run as several commands, never rejected (prot.c:prot_fgets with pop3d.c:cmdloop's buffer). */
 export const MAX_COMMAND_LINE = 8191;
 
 /** SASL continuation lines: Cyrus reads them into a 21848-byte buffer (base64 of 16 KiB), so at
- *  most 21847 bytes come in one read; the rest is read as the next command (§5.11). */
+ *  most 21847 bytes come in one read; the rest is read as the next command (pop3d.c:cmd_auth). */
 export const MAX_SASL_LINE = 21847;
 
-/** RFC 1939 §3 requires an idle timer of at least 10 minutes; Cyrus clamps poptimeout to it (§5.11). */
+/** RFC 1939 section 3 requires an idle timer of at least 10 minutes; Cyrus clamps poptimeout to it (pop3d.c:service_main). */
 export const MIN_IDLE_TIMEOUT_SECONDS = 600;
 
-/** Cyrus sleeps a hard 3 s before every "Unable to open maildrop" reply (§6.5). */
+/** Cyrus sleeps a hard 3 s before every "Unable to open maildrop" reply (pop3d.c:openinbox). */
 export const MAILDROP_OPEN_FAILURE_PAUSE_MS = 3000;
 
 /** Read size for message streaming (one process-wide buffer, so its size costs nothing per session);
- *  bun-findings §7 and bench/RESULTS.md measured 256 KiB a little faster than 64 KiB. */
+ *  bench/RESULTS.md measured 256 KiB a little faster than 64 KiB. */
 export const STREAM_READ_CHUNK = 256 * 1024;
 
 /** Pipelined input buffered while a response is still being written; beyond this we stop reading
  *  from the socket (pause) so a client that never reads cannot make us buffer without bound. */
 export const MAX_PENDING_INPUT = 64 * 1024;
 
+/** Answers to pipelined commands are collected up to this much before they are handed to the
+ *  transport; beyond it, or while the transport still holds unsent bytes, the session takes no
+ *  further command and reads no input until the client has read its answers (Dovecot's
+ *  POP3_OUTBUF_THROTTLE_SIZE idea). Keeps a client that pipelines without reading bounded. */
+export const OUTPUT_THROTTLE_BYTES = 4 * 1024;
+
+/** Multi-line bodies (LIST, UIDL) are handed to the transport in pieces of about this size,
+ *  waiting for the client in between, so a 100k-message listing costs one piece of memory. */
+export const OUTPUT_CORK_BYTES = 16 * 1024;
+
+/** Hard cap on bytes a connection holds for a client that does not read. The session never
+ *  writes more after the transport reports unsent bytes, so only one answer or message chunk
+ *  (STREAM_READ_CHUNK stuffed) can be there; beyond this the connection is dropped as broken. */
+export const MAX_QUEUED_OUTPUT = 1024 * 1024;
+
+/** A session that ended (idle timeout, QUIT, fatal error) flushes its last answer for at most
+ *  this long before the connection is cut; SIGTERM cuts at once (pop3d.c:shut_down). */
+export const CLOSE_DRAIN_DEADLINE_MS = 5000;
+
 /** Standalone SIGTERM: sessions get this long to finish before they are cut (design: graceful stop). */
 export const GRACEFUL_STOP_SECONDS = 30;
 
-/** Anonymous passwords are logged truncated to 500 bytes (§4.4). */
+/** Anonymous passwords are logged truncated to 500 bytes (pop3d.c:cmd_pass). */
 export const MAX_ANONYMOUS_PASSWORD_LOG = 500;
 
-/** Canonical user names are at most 80 bytes with auth_mech unix (§6.1). */
+/** Canonical user names are at most 80 bytes with auth_mech unix (lib/auth_unix.c). */
 export const MAX_USERNAME_BYTES = 80;

@@ -1,6 +1,6 @@
 /**
  * Resumable framing of the client's byte stream into lines, the way Cyrus's prot_fgets does it
- * (§4.1): a "line" is everything up to and including LF, but never more than `maxLength` bytes —
+ * (prot.c:prot_fgets): a "line" is everything up to and including LF, but never more than `maxLength` bytes —
  * a longer line is cut and its rest comes back as the next line. At end of input a final line
  * without LF is still returned. Pure: the same bytes in any chunking give the same lines, and a
  * client trickling a long line byte by byte costs linear, not quadratic, time.
@@ -36,9 +36,16 @@ export class LineReader {
     this.ended = true;
   }
 
-  /** Drop everything buffered (STLS discards pipelined input, §7). */
+  /** Drop everything buffered (STLS discards pipelined input, RFC 2595 section 4). */
   discard(): void {
     this.head = this.tail = this.searched = 0;
+  }
+
+  /** Everything buffered, as a copy, and forget it (a session turning into a byte relay). */
+  takeRest(): Buffer {
+    const rest = Buffer.from(this.buf.subarray(this.head, this.tail));
+    this.discard();
+    return rest;
   }
 
   /**
@@ -72,7 +79,8 @@ export class LineReader {
     if (needed <= this.buf.length && this.head > 0) {
       this.buf.copy(this.buf, 0, this.head, this.tail);
     } else {
-      const next = Buffer.allocUnsafe(Math.max(INITIAL_CAPACITY, needed * 2));
+      // grow by half, not double: a paused client's buffer stays near MAX_PENDING_INPUT
+      const next = Buffer.allocUnsafe(Math.max(INITIAL_CAPACITY, needed + (needed >> 1)));
       this.buf.copy(next, 0, this.head, this.tail);
       this.buf = next;
     }

@@ -10,16 +10,19 @@ export interface SessionIO {
   write(data: Uint8Array): boolean;
   /** Resolves when everything queued has been handed to the kernel, or the connection is gone. */
   drained(): Promise<void>;
-  /** Flush what is queued, then close the connection. */
-  close(): void;
+  /**
+   * Close the connection. "drain" (the default) still sends what is queued, but gives a client
+   * that does not read only CLOSE_DRAIN_DEADLINE_MS; "now" drops it (process shutdown).
+   */
+  close(mode?: "drain" | "now"): void;
   /** Stop / restart reading from the client (bounded buffering of pipelined input). */
   pauseInput(): void;
   resumeInput(): void;
-  /** Client host string as Cyrus logs it (§2.8): "[192.0.2.7]" or "[unix socket]". */
+  /** Client host string as Cyrus logs it (pop3d.c:service_main, get_clienthost): "[192.0.2.7]" or "[unix socket]". */
   readonly clientHost: string;
   /** Whether TLS is active on this connection (pop3s, or after STLS). */
   readonly tlsActive: boolean;
-  /** STLS (§7): upgrade the connection; resolves false when the handshake failed. */
+  /** STLS (RFC 2595): upgrade the connection; resolves false when the handshake failed. */
   startTls?(): Promise<boolean>;
   /** The connected TLS socket, once TLS is active (for EXTERNAL, channel binding, the log line). */
   readonly tlsSocket?: unknown;
@@ -30,14 +33,14 @@ export type SessionEnd =
   | "quit"
   | "eof"
   | "idle"
-  /** the shutdown file told the client to go away (§4.1) */
+  /** the shutdown file told the client to go away (pop3d.c:cmdloop) */
   | "notice"
-  /** SIGTERM/SIGINT/SIGQUIT (§2.4) */
+  /** SIGTERM/SIGINT/SIGQUIT (pop3d.c:shut_down) */
   | "shutdown"
   | "tls-failed"
   | "fatal";
 
-/** Exit status of a one-session process (stdio/-X mode) for each way a session ends (§2.5). */
+/** Exit status of a one-session process (stdio/-X mode) for each way a session ends (Cyrus's exit codes: EX_TEMPFAIL, EX_PROTOCOL, EX_IOERR). */
 export function exitCodeFor(end: SessionEnd): number {
   switch (end) {
     case "shutdown":

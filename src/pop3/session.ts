@@ -3,16 +3,24 @@
  * wire behaviour. Commands run strictly one after another from a single loop, so pipelined
  * commands get complete responses in order; output is corked and flushed before the loop waits
  * for input, as Cyrus's prot layer does.
+ *
+ * Flow control: the loop takes the next command only once the transport has sent the previous
+ * answers (Dovecot's POP3_OUTBUF_THROTTLE_SIZE idea), and stops reading from the client while it
+ * waits. A client that pipelines without reading therefore costs at most one answer plus
+ * MAX_PENDING_INPUT of buffered input, whatever it sends.
  */
 import type { Maildrop, MailStore } from "../store/maildrop.ts";
 import type { PasswordDb } from "../auth/passdb/passdb.ts";
 import type { Log } from "../log/log.ts";
+import type { TelemetryLog } from "../log/telemetry.ts";
 import type { SessionIO, SessionEnd } from "./session-io.ts";
 import type { SessionSettings } from "./settings.ts";
+import type { SessionRegistry } from "./session-registry.ts";
+import type { SessionContext } from "./session-context.ts";
 import { LineReader } from "./line-reader.ts";
 import { parseCommand, type Command } from "./parser.ts";
-import { CRLF, R, fatalError, shutdownNotice } from "./responses.ts";
-import { MAX_COMMAND_LINE, MAX_PENDING_INPUT } from "../limits.ts";
+import { CRLF, E, PopError, shutdownNotice } from "./responses.ts";
+import { MAX_COMMAND_LINE, MAX_PENDING_INPUT, OUTPUT_CORK_BYTES, OUTPUT_THROTTLE_BYTES } from "../limits.ts";
 import { makeApopChallenge } from "../auth/apop.ts";
 import { AUTHORIZATION_COMMANDS } from "./commands/authorization.ts";
 import { TRANSACTION_COMMANDS } from "./commands/transaction.ts";
@@ -20,22 +28,8 @@ import { ANY_STATE_COMMANDS } from "./commands/any-state.ts";
 import { newSessionId } from "./session-id.ts";
 import { IMPLEMENTATION } from "../version.ts";
 import { checkShutdownFiles } from "./shutdown-file.ts";
-import type { SessionRegistry } from "./session-registry.ts";
-import type { TelemetryLog } from "../log/telemetry.ts";
-
-let lastCpu = process.cpuUsage();
-
-/** §8: "user: <s>.<usec> sys: <s>.<usec>", the CPU time since the previous report. */
-function cpuUsageSinceLastReport(): string {
-  const now = process.cpuUsage();
-  const part = (micros: number) => `${Math.floor(micros / 1e6)}.${String(micros % 1e6).padStart(6, "0")}`;
-  const text = `user: ${part(now.user - lastCpu.user)} sys: ${part(now.system - lastCpu.system)}`;
-  lastCpu = now;
-  return text;
-}
-
-/** Output is flushed to the transport in pieces of about this size (bounded memory for big LISTs). */
-const CORK_LIMIT = 16 * 1024;
+import { CpuAccount, releaseCpu, switchCpuTo } from "./cpu-meter.ts";
+import { Transaction, userOf, type Login, type PendingUser, type Relay, type SessionState } from "./session-state.ts";
 
 export interface SessionDeps {
   settings: SessionSettings;
@@ -46,39 +40,28 @@ export interface SessionDeps {
   registry?: SessionRegistry;
 }
 
-export type Handler = (session: Session, command: Command) => Promise<void> | void;
-
-export class Session {
+export class Session implements SessionContext {
   readonly settings: SessionSettings;
   readonly store: MailStore;
   readonly passdb: PasswordDb;
   readonly log: Log;
   readonly registry: SessionRegistry | undefined;
   readonly sessionId: string;
-  /** §8: open from just before "+OK Mailbox locked" until the session ends. */
   telemetry: TelemetryLog | undefined;
-
-  state: "authorization" | "transaction" = "authorization";
-  /** USER given and waiting for PASS: the canonical name and what the client typed. */
-  pendingUser: { user: string; subfolder?: string; typed: string } | undefined;
-  /** The banner's APOP challenge; undefined means APOP is "Unrecognized" for the session (§3). */
   apopChallenge: string | undefined;
-  userid: string | undefined;
-  subfolder: string | undefined;
-  /** A successful AUTH replaces the TLS ssf with the SASL layer's (0): CAPA then hides SASL (§4.5). */
-  loggedInViaSasl = false;
-  maildrop: Maildrop | undefined;
-  deleted = new Uint8Array(0);
-  retrieved = new Uint8Array(0);
   readonly counts = { retr: 0, top: 0, dele: 0 };
+  /** This session's own CPU time, for the USAGE line. */
+  readonly cpu = new CpuAccount();
 
+  private current: SessionState = { kind: "authorization", pendingUser: undefined };
   private readonly reader = new LineReader();
   private cork: string[] = [];
   private corkBytes = 0;
   private wakeReader: (() => void) | undefined;
   private idleTimer: ReturnType<typeof setTimeout> | undefined;
   private inputPaused = false;
-  private ended: SessionEnd | undefined;
+  /** The transport holds bytes it could not send yet: the client is not reading. */
+  private outputHeld = false;
   private resolveDone!: (end: SessionEnd) => void;
   /** Resolves with the reason once the session is over and the connection closed. */
   readonly done: Promise<SessionEnd>;
@@ -96,20 +79,31 @@ export class Session {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
   }
 
+  get state(): SessionState {
+    return this.current;
+  }
+
   get tlsActive(): boolean {
     return this.io.tlsActive;
   }
 
   get endReason(): SessionEnd | undefined {
-    return this.ended;
+    return this.current.kind === "ended" ? this.current.reason : undefined;
   }
 
   get isOver(): boolean {
-    return this.ended !== undefined;
+    return this.current.kind === "ended";
+  }
+
+  /** AUTHORIZATION or TRANSACTION: the command loop runs (not once proxied or ended). */
+  private get runsCommands(): boolean {
+    const kind = this.current.kind;
+    return kind === "authorization" || kind === "transaction";
   }
 
   /** Send the greeting and run the command loop until QUIT, EOF, timeout or shutdown. */
   start(): Promise<SessionEnd> {
+    switchCpuTo(this.cpu);
     this.armIdleTimer();
     const s = this.settings;
     if ((!s.tlsRequired || this.tlsActive) && s.allowApop) {
@@ -118,7 +112,7 @@ export class Session {
     let greeting = "+OK";
     if (s.serverinfo !== "off") greeting += " " + s.servername;
     if (s.serverinfo === "on") greeting += " " + IMPLEMENTATION;
-    // §3: "server ready " keeps its trailing space when there is no challenge
+    // pop3d.c:cmdloop: "server ready " keeps its trailing space when there is no challenge
     greeting += " server ready " + (this.apopChallenge ?? "");
     this.send(greeting);
     void this.loop();
@@ -127,46 +121,52 @@ export class Session {
 
   /** Bytes from the client. */
   receive(chunk: Uint8Array): void {
-    if (this.ended) return;
+    const state = this.current;
+    if (state.kind === "ended") return;
+    switchCpuTo(this.cpu);
     this.telemetry?.record("in", chunk);
     this.armIdleTimer();
-    this.reader.push(chunk);
-    if (this.reader.pendingBytes > MAX_PENDING_INPUT && !this.inputPaused) {
-      this.inputPaused = true;
-      this.io.pauseInput();
+    if (state.kind === "proxied") {
+      state.relay.send(chunk);
+      return;
     }
+    this.reader.push(chunk);
+    if (this.reader.pendingBytes > MAX_PENDING_INPUT) this.pauseInput();
     this.wake();
   }
 
   /** The client closed its side (or the connection dropped). */
   receiveEnd(): void {
     this.reader.end();
+    if (this.current.kind === "proxied") this.finish("eof");
     this.wake();
   }
 
-  /** The transport is gone: end without committing anything (§5.6). */
+  /** The transport is gone: end without committing anything (pop3d.c:shut_down). */
   connectionLost(): void {
     this.finish("eof");
   }
 
-  /** SIGTERM and friends: close without committing, nothing more to the client (§2.4). */
+  /** SIGTERM and friends: close at once without committing, nothing more to the client (pop3d.c:shut_down). */
   shutdown(reason: SessionEnd = "shutdown"): void {
     this.finish(reason);
   }
 
   // ---- output -------------------------------------------------------------------------------
 
-  /** Queue one response line (CRLF added). */
   send(line: string): void {
     this.cork.push(line, CRLF);
     this.corkBytes += line.length + 2;
   }
 
-  /** Queue a multi-line body piece; flushes and waits for the socket when enough has piled up. */
+  reject(error: PopError): void {
+    this.send(error.line);
+  }
+
   async sendBulk(text: string): Promise<void> {
     this.cork.push(text);
     this.corkBytes += text.length;
-    if (this.corkBytes >= CORK_LIMIT) await this.flushAndWait();
+    if (this.corkBytes >= OUTPUT_CORK_BYTES) await this.flushAndWait();
   }
 
   flush(): boolean {
@@ -174,114 +174,150 @@ export class Session {
     const data = Buffer.from(this.cork.join(""), "latin1");
     this.cork = [];
     this.corkBytes = 0;
-    if (this.ended) return false;
+    if (this.isOver) return true;
     this.telemetry?.record("out", data);
-    return this.io.write(data);
+    this.outputHeld = !this.io.write(data);
+    return !this.outputHeld;
   }
 
   async flushAndWait(): Promise<void> {
-    if (!this.flush()) await this.io.drained();
+    if (!this.flush()) await this.outputDrained();
   }
 
-  /** Raw message bytes (already encoded); returns false when the caller should wait for drain. */
   writeRaw(data: Uint8Array): boolean {
-    if (this.ended) return false;
+    if (this.isOver) return true;
     this.telemetry?.record("out", data);
-    return this.io.write(data);
+    this.outputHeld = !this.io.write(data);
+    return !this.outputHeld;
+  }
+
+  async outputDrained(): Promise<void> {
+    releaseCpu(this.cpu);
+    await this.io.drained();
+    this.outputHeld = false;
+    switchCpuTo(this.cpu);
+    // the idle timer times out reads, not transfers: progress on output restarts it (pop3d.c:cmd_retr)
+    this.armIdleTimer();
   }
 
   // ---- input ------------------------------------------------------------------------------
 
-  /**
-   * The next line from the client, at most `maxLength` bytes (longer lines come back in pieces,
-   * §4.1); null at end of input. Flushes pending output first so the client sees every answer.
-   */
   async nextLine(maxLength: number): Promise<Buffer | null> {
     for (;;) {
-      if (this.ended) return null;
+      if (!this.runsCommands) return null;
+      // the output throttle: answers to pipelined commands pile up only to a few KiB, and no
+      // further command is taken while the transport still holds unsent bytes
+      if ((this.outputHeld || this.corkBytes >= OUTPUT_THROTTLE_BYTES) && !this.flush()) {
+        this.pauseInput();
+        await this.outputDrained();
+        continue;
+      }
       const line = this.reader.next(maxLength);
       if (line) {
-        if (this.inputPaused && this.reader.pendingBytes <= MAX_PENDING_INPUT / 2) {
-          this.inputPaused = false;
-          this.io.resumeInput();
-        }
+        if (this.inputPaused && this.reader.pendingBytes <= MAX_PENDING_INPUT / 2) this.resumeInput();
         return line;
       }
       if (this.reader.atEnd) return null;
-      this.flush();
-      if (this.inputPaused) {
-        this.inputPaused = false;
-        this.io.resumeInput();
+      // everything answered so far goes out, and is sent, before we wait for more input
+      if (!this.flush()) {
+        this.pauseInput();
+        await this.outputDrained();
+        continue;
       }
+      this.resumeInput();
+      releaseCpu(this.cpu);
       await new Promise<void>((resolve) => (this.wakeReader = resolve));
+      switchCpuTo(this.cpu);
     }
   }
 
-  /** STLS (§7): everything the client pipelined behind the command is thrown away. */
   discardBufferedInput(): void {
     this.reader.discard();
   }
 
-  armIdleTimer(): void {
-    if (this.ended) return;
+  private armIdleTimer(): void {
+    if (this.isOver) return;
     if (this.idleTimer) this.idleTimer.refresh();
     else this.idleTimer = setTimeout(() => this.finish("idle"), this.settings.idleTimeoutMs);
   }
 
-  // ---- lifecycle --------------------------------------------------------------------------
-
-  /** Forget the login (§5.1: any failure while opening the maildrop logs the user out again). */
-  resetLogin(): void {
-    this.userid = undefined;
-    this.subfolder = undefined;
-    this.pendingUser = undefined;
-    this.loggedInViaSasl = false;
-    this.maildrop?.close();
-    this.maildrop = undefined;
-    this.state = "authorization";
+  private pauseInput(): void {
+    if (this.inputPaused) return;
+    this.inputPaused = true;
+    this.io.pauseInput();
   }
 
-  enterTransaction(maildrop: Maildrop): void {
-    this.maildrop = maildrop;
-    this.deleted = new Uint8Array(maildrop.messages.length);
-    this.retrieved = new Uint8Array(maildrop.messages.length);
-    this.state = "transaction";
+  private resumeInput(): void {
+    if (!this.inputPaused) return;
+    this.inputPaused = false;
+    this.io.resumeInput();
   }
 
-  /** End the session: close the maildrop without committing, flush, close the connection. */
-  finish(reason: SessionEnd): void {
-    if (this.ended) return;
+  // ---- transitions --------------------------------------------------------------------------
+
+  expectPass(pendingUser: PendingUser): void {
+    if (this.current.kind === "authorization") this.current = { kind: "authorization", pendingUser };
+  }
+
+  forgetUser(): void {
+    if (this.current.kind === "authorization") this.current = { kind: "authorization", pendingUser: undefined };
+  }
+
+  enterTransaction(login: Login, maildrop: Maildrop): Transaction {
+    if (this.current.kind !== "authorization") throw new Error(`enterTransaction in state ${this.current.kind}`);
+    const tx = new Transaction(login, maildrop);
+    this.current = tx;
+    return tx;
+  }
+
+  becomeProxy(login: Login, relay: Relay): void {
+    if (this.current.kind !== "authorization") throw new Error(`becomeProxy in state ${this.current.kind}`);
+    this.current = { kind: "proxied", login, relay };
     this.flush();
-    this.ended = reason;
+    const rest = this.reader.takeRest();
+    if (rest.length > 0) relay.send(rest);
+    this.resumeInput();
+  }
+
+  finish(reason: SessionEnd): void {
+    const state = this.current;
+    if (state.kind === "ended") return;
+    this.flush();
+    this.current = { kind: "ended", reason };
     if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.maildrop?.close();
-    this.maildrop = undefined;
+    if (state.kind === "transaction") state.maildrop.close();
+    if (state.kind === "proxied") state.relay.close();
     const c = this.counts;
+    const userid = state.kind === "transaction" || state.kind === "proxied" ? state.login.user : undefined;
+    switchCpuTo(this.cpu);
+    releaseCpu(this.cpu);
     // QUIT reports CPU time before the reset logs the counts; the signal path (shut_down) has no USAGE
-    if (this.userid && reason !== "shutdown") this.log.notice(`USAGE ${this.userid} ${cpuUsageSinceLastReport()}`);
+    if (userid && reason !== "shutdown") this.log.notice(`USAGE ${userid} ${this.cpu.report()}`);
     // the angle brackets are literal in Cyrus's format string
     this.log.notice(`counts: retr=<${c.retr}> top=<${c.top}> dele=<${c.dele}>`);
     this.telemetry?.close();
     this.telemetry = undefined;
     this.registry?.remove(this);
-    this.io.close();
+    // pop3d.c:shut_down flushes and closes; a client that does not read gets a short deadline,
+    // and none at all when the process is going away
+    this.io.close(reason === "shutdown" ? "now" : "drain");
     this.wake();
     this.resolveDone(reason);
   }
 
-  /** §4.1 step 1: the proc entry carries the USER name as soon as it is given. */
   updateRegistry(): void {
+    const state = this.current;
     this.registry?.update(this, {
       service: this.settings.service,
       clientHost: this.io.clientHost,
-      userid: this.userid ?? this.pendingUser?.user ?? "",
-      mailbox: this.state === "transaction" ? (this.userid ?? "") : "",
+      userid: userOf(state) ?? "",
+      mailbox: state.kind === "transaction" ? state.login.user : "",
     });
   }
 
   /** pop3d.c:cmdloop: once USER named someone, user_deny.db is checked before every command. */
-  private denyNotice(): string | undefined {
-    const user = this.userid ?? this.pendingUser?.user;
+  private denyNotice(): PopError | undefined {
+    const user = userOf(this.current);
     const message = user !== undefined ? this.settings.userDeny?.(user) : undefined;
     return message === undefined ? undefined : shutdownNotice(message);
   }
@@ -299,44 +335,54 @@ export class Session {
         this.updateRegistry();
         const notice = checkShutdownFiles(this.settings.shutdownFiles) ?? this.denyNotice();
         if (notice !== undefined) {
-          this.send(notice);
+          this.reject(notice);
           this.finish("notice");
           return;
         }
         const line = await this.nextLine(MAX_COMMAND_LINE);
+        if (!this.runsCommands) return;
         if (line === null) {
           this.finish("eof");
           return;
         }
         await this.execute(parseCommand(line));
-        if (this.ended) return;
+        if (!this.runsCommands) return;
       }
     } catch (error) {
-      // Cyrus's fatal(): tell the client, log "Fatal error: ...", end without committing (§2.6)
+      // pop3d.c:fatal: a fixed text to the client, the detail to the log, end without committing
       const message = (error as Error)?.message ?? String(error);
-      this.log.err(`Fatal error: ${message}`);
+      this.log.err(`Fatal error: ${message.split("\n", 1)[0]}`);
       this.log.debug(`session ${this.sessionId}: ${(error as Error)?.stack ?? error}`);
-      this.send(fatalError(message.split("\n", 1)[0]!));
+      this.reject(E.internal);
       this.finish("fatal");
     }
   }
 
   private async execute(command: Command): Promise<void> {
     if (this.settings.chatty) this.log.notice(`command: ${command.keyword}`);
-    // §4.1: "STAT ", "XYZ " ... all get Syntax error before dispatch; "AUTH " means bare AUTH (Outlook)
-    if (command.emptyArgument && command.keyword !== "auth") {
-      this.send(R.syntaxError);
-      return;
+    // pop3d.c:cmdloop: "STAT ", "XYZ " ... all get Syntax error before dispatch; "AUTH " means bare AUTH (Outlook)
+    if (command.emptyArgument && command.keyword !== "auth") return this.reject(E.syntaxError);
+    try {
+      await this.dispatch(command);
+    } catch (error) {
+      // a handler may throw the client-visible error it wants sent; anything else is fatal
+      if (!(error instanceof PopError)) throw error;
+      this.reject(error);
     }
+  }
+
+  private dispatch(command: Command): Promise<void> | void {
     const { keyword } = command;
     const anyState = ANY_STATE_COMMANDS.get(keyword);
     if (anyState) return anyState(this, command);
-    const table = this.state === "authorization" ? AUTHORIZATION_COMMANDS : TRANSACTION_COMMANDS;
-    const handler = table.get(keyword);
-    if (!handler) {
-      this.send(R.unrecognized);
-      return;
+    const state = this.current;
+    if (state.kind === "authorization") {
+      const handler = AUTHORIZATION_COMMANDS.get(keyword);
+      if (handler) return handler(this, state, command);
+    } else if (state.kind === "transaction") {
+      const handler = TRANSACTION_COMMANDS.get(keyword);
+      if (handler) return handler(this, state, command);
     }
-    await handler(this, command);
+    this.reject(E.unrecognized);
   }
 }

@@ -1,26 +1,22 @@
 /**
- * A Bun socket seen as a SessionIO. Bun sockets drop whatever write() does not accept
- * (bun-findings §1), so every byte goes through this one writer: it keeps the unsent tail,
- * resumes on drain, and only then lets the session produce more.
+ * A Bun socket seen as a SessionIO. A Bun socket's write() returns how many bytes it accepted and
+ * drops the rest, so every byte goes through this one writer: it keeps the unsent tail, resumes on
+ * drain, and only then lets the session produce more. The tail is bounded
+ * (MAX_QUEUED_OUTPUT), and a close waits for it at most CLOSE_DRAIN_DEADLINE_MS.
  */
 import type { Socket } from "bun";
 import type { SessionIO } from "../pop3/session-io.ts";
-
-export interface SocketEvents {
-  data(chunk: Uint8Array): void;
-  end(): void;
-  closed(): void;
-}
+import { CLOSE_DRAIN_DEADLINE_MS, MAX_QUEUED_OUTPUT } from "../limits.ts";
 
 export class Connection implements SessionIO {
   private queue: Buffer[] = [];
+  private queuedBytes = 0;
   private waiters: (() => void)[] = [];
   private closing = false;
+  private closeDeadline: ReturnType<typeof setTimeout> | undefined;
   private gone = false;
   tlsActive: boolean;
-  /** Receives the socket's events; set by whoever owns the session. */
-  events: SocketEvents | undefined;
-  /** While set, raw socket data is ignored (the TLS layer owns the bytes, bun-findings §2). */
+  /** While set, raw socket data is ignored (after upgradeTLS the TLS layer owns the bytes). */
   upgrading = false;
 
   /** The TLS socket once STLS or -s succeeded (certificate, cipher, keying material). */
@@ -46,19 +42,31 @@ export class Connection implements SessionIO {
     return this.gone;
   }
 
+  /** Bytes accepted from the session but not yet handed to the kernel. */
+  get pendingBytes(): number {
+    return this.queuedBytes;
+  }
+
   write(data: Uint8Array): boolean {
     if (this.gone) return true;
-    if (this.queue.length > 0) {
-      this.queue.push(Buffer.from(data));
-      return false;
-    }
+    if (this.queue.length > 0) return this.enqueue(data);
     const sent = this.socket.write(data);
     if (sent === data.length) return true;
     if (sent < 0) {
       this.markGone();
       return true;
     }
-    this.queue.push(Buffer.from(data.subarray(Math.max(sent, 0))));
+    return this.enqueue(data.subarray(Math.max(sent, 0)));
+  }
+
+  private enqueue(data: Uint8Array): boolean {
+    if (this.queuedBytes + data.length > MAX_QUEUED_OUTPUT) {
+      // the session writes more only after a drain; getting here means a writer ignored that
+      this.terminate();
+      return true;
+    }
+    this.queue.push(Buffer.from(data));
+    this.queuedBytes += data.length;
     return false;
   }
 
@@ -70,9 +78,11 @@ export class Connection implements SessionIO {
       if (sent < 0) return this.markGone();
       if (sent < head.length) {
         this.queue[0] = head.subarray(Math.max(sent, 0));
+        this.queuedBytes -= Math.max(sent, 0);
         return;
       }
       this.queue.shift();
+      this.queuedBytes -= head.length;
     }
     this.settled();
   }
@@ -82,10 +92,23 @@ export class Connection implements SessionIO {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
-  close(): void {
-    if (this.closing || this.gone) return;
+  close(mode: "drain" | "now" = "drain"): void {
+    if (this.gone) return;
+    if (mode === "now") return this.terminate();
+    if (this.closing) return;
     this.closing = true;
     if (this.queue.length === 0) this.socket.end();
+    // a client that does not read keeps neither its queue nor the socket beyond the deadline;
+    // end() alone waits for the peer's FIN
+    this.closeDeadline = setTimeout(() => this.terminate(), CLOSE_DRAIN_DEADLINE_MS);
+  }
+
+  /** Drop the connection now, whatever is queued (pop3d.c:shut_down on a signal). */
+  terminate(): void {
+    if (this.gone) return;
+    const socket = this.socket;
+    this.markGone();
+    socket.terminate();
   }
 
   pauseInput(): void {
@@ -101,6 +124,8 @@ export class Connection implements SessionIO {
     if (this.gone) return;
     this.gone = true;
     this.queue = [];
+    this.queuedBytes = 0;
+    if (this.closeDeadline) clearTimeout(this.closeDeadline);
     this.settled();
   }
 
@@ -118,7 +143,7 @@ export class Connection implements SessionIO {
   }
 }
 
-/** Cyrus's client host string without reverse DNS (§2.8): "[ip]"; IPv4-mapped IPv6 shown as IPv4. */
+/** Cyrus's client host string without reverse DNS (pop3d.c:service_main, get_clienthost): "[ip]"; IPv4-mapped IPv6 shown as IPv4. */
 export function clientHostOf(address: string | undefined): string {
   if (!address) return "[unix socket]";
   return `[${address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address}]`;

@@ -70,7 +70,8 @@ function externalStrength(f: MechanismFilter): number {
   return f.tlsActive ? (f.tlsSsf ?? DEFAULT_TLS_SSF) : f.externalSsf;
 }
 
-function plaintextAllowed(f: MechanismFilter): boolean {
+/** Whether plaintext passwords may be used: TLS, an external layer above 1, or allowplaintext. */
+export function plaintextPermitted(f: Pick<MechanismFilter, "tlsActive" | "allowPlaintext" | "externalSsf">): boolean {
   return f.tlsActive || f.allowPlaintext || f.externalSsf >= MIN_PROTECTING_SSF;
 }
 
@@ -98,7 +99,7 @@ function hiddenBecause(m: SaslMechanism, f: MechanismFilter): string | undefined
   if ((f.minimumLayer ?? 0) > externalStrength(f)) return SASL_ERR.tooWeak;
   if (m.name === "EXTERNAL" && !f.externalIdentity) return SASL_ERR.noMechanism;
   if (m.channelBinding && !f.channelBinding) return SASL_ERR.noMechanism;
-  if (m.plaintext && !plaintextAllowed(f)) return SASL_ERR.encryptionNeeded;
+  if (m.plaintext && !plaintextPermitted(f)) return SASL_ERR.encryptionNeeded;
   if (m.name === "ANONYMOUS" && !f.allowAnonymous) return SASL_ERR.noMechanism;
   return undefined;
 }

@@ -1,41 +1,35 @@
-/** Commands valid in every state (§4.2): CAPA and QUIT. */
-import type { Handler } from "../session.ts";
-import { R } from "../responses.ts";
+/** Commands valid in every state (RFC 2449 CAPA, RFC 1939 QUIT). */
+import type { AnyStateHandler } from "../session-context.ts";
+import { E, R } from "../responses.ts";
 import { capabilityLines } from "./capa.ts";
 
-const capa: Handler = (session, { argument }) => {
-  if (argument !== undefined) return session.send(R.extraArgument);
+const capa: AnyStateHandler = (session, { argument }) => {
+  if (argument !== undefined) return session.reject(E.extraArgument);
   for (const line of capabilityLines(session)) session.send(line);
-  // Cyrus flushes CAPA at once (§4.5)
+  // Cyrus flushes CAPA at once (pop3d.c:cmd_capa)
   session.flush();
 };
 
 /**
- * QUIT (§5.5): the UPDATE state when logged in — deleted messages go, retrieved ones may get
- * \Seen — and the reply is "+OK" whatever the commit did. `QUIT x` does not end the session.
+ * QUIT (RFC 1939 section 6): the UPDATE state when logged in — deleted messages go, retrieved ones
+ * may get \Seen — and the reply is "+OK" whatever the commit did. `QUIT x` does not end the session.
  */
-const quit: Handler = async (session, { argument }) => {
-  if (argument !== undefined) return session.send(R.extraArgument);
-  const drop = session.maildrop;
-  if (drop && session.state === "transaction") {
-    const deleted: number[] = [];
-    const retrieved: number[] = [];
-    for (let i = 0; i < session.deleted.length; i++) {
-      if (session.deleted[i]) deleted.push(i);
-      else if (session.retrieved[i]) retrieved.push(i);
-    }
+const quit: AnyStateHandler = async (session, { argument }) => {
+  if (argument !== undefined) return session.reject(E.extraArgument);
+  const tx = session.state;
+  if (tx.kind === "transaction") {
     try {
-      const result = await drop.commit({ deleted, retrieved });
+      const result = await tx.maildrop.commit(tx.updatePlan());
       if (result.expunged > 0) session.log.notice(`Expunged ${result.expunged} messages from ${result.mailboxName}`);
     } catch (error) {
-      session.log.err(`commit failed for ${session.userid}: ${(error as Error).message}`);
+      session.log.err(`commit failed for ${tx.login.user}: ${(error as Error).message}`);
     }
   }
   session.send(R.ok);
   session.finish("quit");
 };
 
-export const ANY_STATE_COMMANDS = new Map<string, Handler>([
+export const ANY_STATE_COMMANDS = new Map<string, AnyStateHandler>([
   ["capa", capa],
   ["quit", quit],
 ]);

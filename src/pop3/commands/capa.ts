@@ -1,17 +1,19 @@
-/** CAPA (§4.5): the exact lines and order Cyrus 3.12 sends. */
-import type { Session } from "../session.ts";
+/** CAPA (RFC 2449, pop3d.c:cmd_capa): the exact lines and order Cyrus 3.12 sends. */
+import type { SessionContext } from "../session-context.ts";
+import { plaintextPermitted } from "../../auth/sasl/registry.ts";
 import { R } from "../responses.ts";
 import { IMPLEMENTATION } from "../../version.ts";
 import { availableMechanisms } from "./mechanisms.ts";
 
-export function capabilityLines(session: Session): string[] {
+export function capabilityLines(session: SessionContext): string[] {
   const s = session.settings;
-  const loggedIn = session.state === "transaction";
+  const state = session.state;
+  const loggedIn = state.kind === "transaction";
   const lines: string[] = [R.capaFollows];
-  // (1) Cyrus hides SASL once logged in unless a TLS layer is active (saslprops.ssf ≠ 0); after a
+  // Cyrus hides SASL once logged in unless a TLS layer is active (saslprops.ssf ≠ 0); after a
   // successful AUTH the ssf is the SASL layer's (0), so the line disappears then too.
   if (!s.tlsRequired || session.tlsActive) {
-    if (!loggedIn || (session.tlsActive && !session.loggedInViaSasl)) {
+    if (!loggedIn || (session.tlsActive && !state.login.viaSasl)) {
       const mechs = availableMechanisms(session).map((m) => m.name);
       if (mechs.length > 0) lines.push("SASL " + mechs.join(" "));
     }
@@ -27,9 +29,9 @@ export function capabilityLines(session: Session): string[] {
   return lines;
 }
 
-/** USER/PASS availability (§4.4, §6.2): never before TLS with tls_required; else TLS, -p > 1 or allowplaintext. */
-export function plaintextAllowed(session: Session): boolean {
+/** USER/PASS availability (pop3d.c:cmd_user): never before TLS with tls_required; else as libsasl allows plaintext. */
+export function plaintextAllowed(session: SessionContext): boolean {
   const s = session.settings;
   if (s.tlsRequired && !session.tlsActive) return false;
-  return session.tlsActive || s.externalSsf > 1 || s.allowPlaintext;
+  return plaintextPermitted({ tlsActive: session.tlsActive, allowPlaintext: s.allowPlaintext, externalSsf: s.externalSsf });
 }

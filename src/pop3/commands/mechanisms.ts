@@ -1,5 +1,5 @@
-/** The SASL mechanisms this session may offer, filtered the way libsasl filters them for Cyrus (§4.5 (1)). */
-import type { Session } from "../session.ts";
+/** The SASL mechanisms this session may offer, filtered the way libsasl filters them for Cyrus (pop3d.c:cmd_capa, sasl_listmech). */
+import type { SessionContext } from "../session-context.ts";
 import { findMechanism, listMechanisms, mechanismUnavailableReason, type MechanismFilter } from "../../auth/sasl/registry.ts";
 import type { SaslMechanism } from "../../auth/sasl/mechanism.ts";
 import {
@@ -17,8 +17,8 @@ export interface TlsProperties {
 
 const propertiesBySocket = new WeakMap<object, TlsProperties>();
 
-/** What SASL learns from the TLS layer (§7), read once per TLS socket. */
-export function tlsPropertiesOf(session: Session): TlsProperties | undefined {
+/** What SASL learns from the TLS layer (tls.c:tls_start_servertls), read once per TLS socket. */
+export function tlsPropertiesOf(session: SessionContext): TlsProperties | undefined {
   const socket = session.io.tlsSocket as any;
   if (!session.tlsActive || !socket) return undefined;
   let props = propertiesBySocket.get(socket);
@@ -39,7 +39,7 @@ export function tlsPropertiesOf(session: Session): TlsProperties | undefined {
   return props;
 }
 
-function filterFor(session: Session): MechanismFilter {
+function filterFor(session: SessionContext): MechanismFilter {
   const s = session.settings;
   const tls = tlsPropertiesOf(session);
   return {
@@ -55,15 +55,15 @@ function filterFor(session: Session): MechanismFilter {
   };
 }
 
-export function availableMechanisms(session: Session): SaslMechanism[] {
+export function availableMechanisms(session: SessionContext): SaslMechanism[] {
   return listMechanisms(filterFor(session));
 }
 
-export function mechanismNamed(session: Session, name: string): SaslMechanism | undefined {
+export function mechanismNamed(session: SessionContext, name: string): SaslMechanism | undefined {
   return findMechanism(name, filterFor(session));
 }
 
 /** libsasl's reason for refusing `AUTH <name>` ("encryption needed to use mechanism", ...). */
-export function unavailableReason(session: Session, name: string): string {
+export function unavailableReason(session: SessionContext, name: string): string {
   return mechanismUnavailableReason(name, filterFor(session));
 }

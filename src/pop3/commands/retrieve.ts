@@ -1,26 +1,27 @@
 /**
- * RETR/TOP body streaming (§5.4): file → DotStuffer → socket, one chunk at a time, waiting for
+ * RETR/TOP body streaming (pop3d.c:cmd_retr): file → DotStuffer → socket, one chunk at a time, waiting for
  * the socket to drain whenever it holds unsent bytes. The read and encode buffers are shared by
  * every session in the process: a chunk is encoded and handed to the transport (which copies
  * whatever it cannot send at once) before any other session can run.
  */
-import type { Session } from "../session.ts";
+import type { SessionContext } from "../session-context.ts";
+import type { Transaction } from "../session-state.ts";
 import type { MessageSource } from "../../store/maildrop.ts";
 import { DotStuffer, stuffedCapacity } from "../dotstuff.ts";
-import { R } from "../responses.ts";
+import { E, R } from "../responses.ts";
 import { STREAM_READ_CHUNK } from "../../limits.ts";
 
 const readBuffer = Buffer.allocUnsafe(STREAM_READ_CHUNK);
 const encodeBuffer = Buffer.allocUnsafe(stuffedCapacity(STREAM_READ_CHUNK));
 
 /** `lines` < 0: whole message (RETR); otherwise TOP with that many body lines. */
-export async function streamMessage(session: Session, index: number, lines: number): Promise<void> {
+export async function streamMessage(session: SessionContext, tx: Transaction, index: number, lines: number): Promise<void> {
   let source: MessageSource;
   try {
-    source = session.maildrop!.open(index);
+    source = tx.maildrop.open(index);
   } catch (error) {
-    session.log.err(`cannot read message ${index + 1} of ${session.userid}: ${describe(error)}`);
-    session.send(R.readMessageFailed);
+    session.log.err(`cannot read message ${index + 1} of ${tx.login.user}: ${describe(error)}`);
+    session.reject(E.readMessageFailed);
     return;
   }
   try {
@@ -34,14 +35,14 @@ export async function streamMessage(session: Session, index: number, lines: numb
       } catch (error) {
         // The status line is out; a truncated body must not look complete, or a client could
         // DELE a message it never fully received. Dropping the connection commits nothing.
-        session.log.err(`read error in message ${index + 1} of ${session.userid}: ${describe(error)}`);
+        session.log.err(`read error in message ${index + 1} of ${tx.login.user}: ${describe(error)}`);
         session.finish("fatal");
         return;
       }
       if (n === 0) break;
       const encoded = stuffer.push(n === readBuffer.length ? readBuffer : readBuffer.subarray(0, n), encodeBuffer);
       if (encoded > 0 && !session.writeRaw(encodeBuffer.subarray(0, encoded))) {
-        await session.io.drained();
+        await session.outputDrained();
         if (session.isOver) return;
       }
       if (stuffer.done) break;
@@ -51,8 +52,8 @@ export async function streamMessage(session: Session, index: number, lines: numb
   } finally {
     source.close();
   }
-  // §5.4: the idle timer restarts after a transfer
-  session.armIdleTimer();
+  // the idle timer restarts once the message has gone out (pop3d.c:cmd_retr after prot_flush)
+  await session.outputDrained();
 }
 
 function describe(error: unknown): string {

@@ -1,9 +1,9 @@
 /**
- * AUTH (RFC 5034 with Cyrus's framing, §6.4): mechanism discovery, the initial response ("=" for
+ * AUTH (RFC 5034 with Cyrus's framing, pop3d.c:cmd_auth): mechanism discovery, the initial response ("=" for
  * empty), "+ <base64>" continuations, "*" to cancel, and the failure/success replies.
  */
-import type { Session } from "../session.ts";
-import { R, authReadFailed, authenticatingFailed } from "../responses.ts";
+import type { SessionContext } from "../session-context.ts";
+import { E, R, authReadFailed, authenticatingFailed } from "../responses.ts";
 import { availableMechanisms, mechanismNamed, tlsPropertiesOf, unavailableReason } from "./mechanisms.ts";
 import { badLoginPause, loginLogLine, openMaildrop } from "./login.ts";
 import { lineContent, isSpace, bytesToText } from "../parser.ts";
@@ -28,7 +28,7 @@ export function decodeBase64(text: string, lenient: boolean): Base64Result {
   return { ok: true, bytes: Buffer.from(unpadded, "base64") };
 }
 
-function saslContext(session: Session): SaslContext {
+function saslContext(session: SessionContext): SaslContext {
   const s = session.settings;
   const tls = tlsPropertiesOf(session);
   return {
@@ -36,7 +36,7 @@ function saslContext(session: Session): SaslContext {
     externalIdentity: tls?.externalIdentity,
     passdb: session.passdb,
     canonicalize: (raw) => canonicalizeUser(raw, s.canonical),
-    // §6.6: only admins and proxyservers may act for another user
+    // pop3d.c:popd_proxy_policy: only admins and proxyservers may act for another user
     mayProxy: (authcid) => s.admins.has(authcid) || s.proxyServers.has(authcid),
     policy: s.sasl.policy,
     servername: s.servername,
@@ -47,10 +47,10 @@ function saslContext(session: Session): SaslContext {
   };
 }
 
-export async function authenticate(session: Session, argument: string | undefined): Promise<void> {
+export async function authenticate(session: SessionContext, argument: string | undefined): Promise<void> {
   const s = session.settings;
   // unlike USER and APOP, Cyrus's AUTH does not care about a pending USER
-  if (s.tlsRequired && !session.tlsActive) return session.send(R.authNeedsLayer);
+  if (s.tlsRequired && !session.tlsActive) return session.reject(E.authNeedsLayer);
   const host = session.io.clientHost;
   // "AUTH" alone, or with only blanks (Outlook), lists the mechanisms
   if (argument === undefined || argument.length === 0) {
@@ -67,7 +67,7 @@ export async function authenticate(session: Session, argument: string | undefine
   const fail = async (reason: string, user?: string) => {
     session.log.notice(`badlogin: ${host} ${mechName} (${user ?? "-notset-"}) [${reason}]`);
     await badLoginPause(session);
-    session.send(authenticatingFailed(reason));
+    session.reject(authenticatingFailed(reason));
   };
 
   // Cyrus decodes the initial response before it asks libsasl for the mechanism
@@ -87,26 +87,25 @@ export async function authenticate(session: Session, argument: string | undefine
     } catch (error) {
       if (!(error instanceof PassDbUnavailable)) throw error;
       session.log.err(`badlogin: ${host} ${mechName} (-notset-) [password backend unavailable: ${error.message}]`);
-      return session.send(R.authUnavailable);
+      return session.reject(E.authUnavailable);
     }
     if (session.isOver) return;
     if (step.type === "failure") return fail(step.reason, step.user);
     if (step.type === "success") {
-      session.loggedInViaSasl = true;
       session.log.notice(loginLogLine(session, step.user, step.subfolder, mechName));
-      return openMaildrop(session, step.user, step.subfolder);
+      return openMaildrop(session, { user: step.user, subfolder: step.subfolder, viaSasl: true });
     }
-    // "+ " with nothing after it for an empty challenge (§6.4)
+    // "+ " with nothing after it for an empty challenge (pop3d.c:cmd_auth)
     session.send("+ " + Buffer.from(step.data).toString("base64"));
     const line = await session.nextLine(MAX_SASL_LINE);
     if (line === null) {
-      if (!session.isOver) session.send(authReadFailed(""));
+      if (!session.isOver) session.reject(authReadFailed(""));
       return;
     }
     const text = bytesToText(lineContent(line));
     if (text.startsWith("*")) {
       session.log.notice(`badlogin: ${host} ${mechName} (-notset-) [client canceled authentication]`);
-      return session.send(R.authCanceled);
+      return session.reject(E.authCanceled);
     }
     const decoded = decodeBase64(text, false);
     if (!decoded.ok) return fail(decoded.incomplete ? SASL_CONTINUE : SASL_BADPROT);

@@ -1,69 +1,65 @@
-/** TRANSACTION-state commands (§4.3, §4.4): STAT LIST UIDL RETR TOP DELE NOOP RSET. */
-import type { Handler, Session } from "../session.ts";
+/** TRANSACTION-state commands (RFC 1939 section 5, pop3d.c): STAT LIST UIDL RETR TOP DELE NOOP RSET. */
+import type { SessionContext, TransactionHandler } from "../session-context.ts";
+import type { Transaction } from "../session-state.ts";
 import { parseMessageNumber, parseTopArguments } from "../parser.ts";
-import { R, statReply } from "../responses.ts";
+import { E, R, statReply } from "../responses.ts";
 import { formatUidl } from "../settings.ts";
 import { streamMessage } from "./retrieve.ts";
 
 /** Lines per flush when producing LIST/UIDL listings, so a 100k-message listing streams. */
 const LISTING_BATCH = 512;
 
-/** Resolve a message-number argument to a 0-based index, answering the error itself (§4.3). */
-function messageIndex(session: Session, argument: string): number | undefined {
+/** Resolve a message-number argument to a 0-based index (pop3d.c:parse_msgno); throws the client's error. */
+function messageIndex(tx: Transaction, argument: string): number {
   const parsed = parseMessageNumber(argument);
-  if (!parsed.ok) {
-    session.send(parsed.error === "nan" ? R.notANumber : R.extraArgument);
-    return undefined;
-  }
-  return existingIndex(session, parsed.value);
+  if (!parsed.ok) throw parsed.error === "nan" ? E.notANumber : E.extraArgument;
+  return existingIndex(tx, parsed.value);
 }
 
-function existingIndex(session: Session, number: number): number | undefined {
-  const count = session.maildrop!.messages.length;
-  if (number < 1 || number > count || session.deleted[number - 1]) {
-    session.send(R.noSuchMessage);
-    return undefined;
-  }
-  return number - 1;
+function existingIndex(tx: Transaction, number: number): number {
+  const index = tx.existingIndex(number);
+  if (index === undefined) throw E.noSuchMessage;
+  return index;
 }
 
-function uidlOf(session: Session, index: number): string {
-  const drop = session.maildrop!;
+function uidlOf(session: SessionContext, tx: Transaction, index: number): string {
+  const drop = tx.maildrop;
   const message = drop.messages[index]!;
   return message.uidl ?? formatUidl(session.settings.uidlFormat, drop.uidValidity, message.uid, drop.newUidl);
 }
 
-const stat: Handler = (session, { argument }) => {
-  if (argument !== undefined) return session.send(R.extraArgument);
-  const messages = session.maildrop!.messages;
+const stat: TransactionHandler = (session, tx, { argument }) => {
+  if (argument !== undefined) return session.reject(E.extraArgument);
+  const messages = tx.maildrop.messages;
   let count = 0;
   let octets = 0;
   for (let i = 0; i < messages.length; i++) {
-    if (session.deleted[i]) continue;
+    if (tx.deleted[i]) continue;
     count++;
     octets += messages[i]!.size;
   }
-  // §4.4: Cyrus's total is a 32-bit unsigned that wraps above 4 GiB
+  // pop3d.c:cmd_stat: Cyrus's total is a 32-bit unsigned that wraps above 4 GiB
   session.send(statReply(count, octets % 0x100000000));
 };
 
 /** LIST and UIDL share their shape: one message with an argument, a listing without. */
-function listing(header: string, render: (session: Session, index: number) => string): Handler {
-  return async (session, { argument }) => {
+function listing(header: string, render: (session: SessionContext, tx: Transaction, index: number) => string): TransactionHandler {
+  return async (session, tx, { argument }) => {
     if (argument !== undefined) {
-      const index = messageIndex(session, argument);
-      if (index !== undefined) session.send(`+OK ${index + 1} ${render(session, index)}`);
+      const index = messageIndex(tx, argument);
+      session.send(`+OK ${index + 1} ${render(session, tx, index)}`);
       return;
     }
     session.send(header);
-    const count = session.maildrop!.messages.length;
+    const count = tx.messageCount;
     let batch = "";
     let inBatch = 0;
     for (let i = 0; i < count; i++) {
-      if (session.deleted[i]) continue;
-      batch += `${i + 1} ${render(session, i)}\r\n`;
+      if (tx.deleted[i]) continue;
+      batch += `${i + 1} ${render(session, tx, i)}\r\n`;
       if (++inBatch === LISTING_BATCH) {
         await session.sendBulk(batch);
+        if (session.isOver) return;
         batch = "";
         inBatch = 0;
       }
@@ -72,54 +68,53 @@ function listing(header: string, render: (session: Session, index: number) => st
   };
 }
 
-const list = listing(R.scanListing, (session, i) => String(session.maildrop!.messages[i]!.size));
+const list = listing(R.scanListing, (_session, tx, i) => String(tx.maildrop.messages[i]!.size));
 const uidl = listing(R.uidListing, uidlOf);
 
-const retr: Handler = async (session, { argument }) => {
-  if (argument === undefined) return session.send(R.missingArgument);
-  const index = messageIndex(session, argument);
-  if (index === undefined) return;
+const retr: TransactionHandler = async (session, tx, { argument }) => {
+  if (argument === undefined) return session.reject(E.missingArgument);
+  const index = messageIndex(tx, argument);
   session.counts.retr++;
-  // §4.4: marked retrieved even when the read fails
-  session.retrieved[index] = 1;
-  await streamMessage(session, index, -1);
+  // pop3d.c:cmd_retr: marked retrieved even when the read fails
+  tx.retrieved[index] = 1;
+  await streamMessage(session, tx, index, -1);
 };
 
-const top: Handler = async (session, { argument }) => {
+const top: TransactionHandler = async (session, tx, { argument }) => {
   const parsed = parseTopArguments(argument ?? "");
   if (!parsed.ok) {
-    const error = { missing: R.missingArgument, lines: R.invalidLineCount, extra: R.extraArgument }[parsed.error];
-    return session.send(error);
+    const error = { missing: E.missingArgument, lines: E.invalidLineCount, extra: E.extraArgument }[parsed.error];
+    return session.reject(error);
   }
-  const index = existingIndex(session, parsed.message);
-  if (index === undefined) return;
+  const index = existingIndex(tx, parsed.message);
   session.counts.top++;
-  await streamMessage(session, index, parsed.lines);
+  await streamMessage(session, tx, index, parsed.lines);
 };
 
-const dele: Handler = (session, { argument }) => {
-  if (argument === undefined) return session.send(R.missingArgument);
-  // §4.4: refused before the number is even parsed, the ACL first
-  if (session.maildrop!.mayDelete === false) return session.send(R.permissionDenied);
-  if (session.settings.readOnly) return session.send(R.readOnly);
-  const index = messageIndex(session, argument);
-  if (index === undefined) return;
+const dele: TransactionHandler = (session, tx, { argument }) => {
+  if (argument === undefined) return session.reject(E.missingArgument);
+  // pop3d.c:cmd_dele: refused before the number is even parsed, the ACL first
+  if (tx.maildrop.mayDelete === false) return session.reject(E.permissionDenied);
+  if (session.settings.readOnly) return session.reject(E.readOnly);
+  const index = messageIndex(tx, argument);
   session.counts.dele++;
-  session.deleted[index] = 1;
+  tx.deleted[index] = 1;
   session.send(R.messageDeleted);
 };
 
-const noop: Handler = (session, { argument }) => session.send(argument === undefined ? R.ok : R.extraArgument);
-
-/** §4.4: RSET clears the retrieved marks as well, so no \Seen is set for them at QUIT. */
-const rset: Handler = (session, { argument }) => {
-  if (argument !== undefined) return session.send(R.extraArgument);
-  session.deleted.fill(0);
-  session.retrieved.fill(0);
+const noop: TransactionHandler = (session, _tx, { argument }) => {
+  if (argument !== undefined) return session.reject(E.extraArgument);
   session.send(R.ok);
 };
 
-export const TRANSACTION_COMMANDS = new Map<string, Handler>([
+/** RSET clears the retrieved marks as well, so no \Seen is set for them at QUIT (pop3d.c:cmd_rset). */
+const rset: TransactionHandler = (session, tx, { argument }) => {
+  if (argument !== undefined) return session.reject(E.extraArgument);
+  tx.reset();
+  session.send(R.ok);
+};
+
+export const TRANSACTION_COMMANDS = new Map<string, TransactionHandler>([
   ["stat", stat],
   ["list", list],
   ["uidl", uidl],
@@ -129,4 +124,3 @@ export const TRANSACTION_COMMANDS = new Map<string, Handler>([
   ["noop", noop],
   ["rset", rset],
 ]);
-
