@@ -1,5 +1,5 @@
 /** Making renames and unlinks survive a crash: fsync the directory that holds them. */
-import { closeSync, constants, fsyncSync, openSync, writeSync } from "node:fs";
+import { closeSync, constants, fsync, fsyncSync, openSync, write, writeSync } from "node:fs";
 import { open } from "node:fs/promises";
 
 export function fsyncDirectory(dir: string): void {
@@ -25,4 +25,19 @@ export async function fsyncDirectoryAsync(dir: string): Promise<void> {
 export function writeAll(fd: number, data: Uint8Array): void {
   let written = 0;
   while (written < data.length) written += writeSync(fd, data, written, data.length - written);
+}
+
+/** writeAll off the JS thread (a large index or list is several MB). */
+export async function writeAllAsync(fd: number, data: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < data.length) {
+    written += await new Promise<number>((resolve, reject) =>
+      write(fd, data, written, data.length - written, null, (error, n) => (error ? reject(error) : resolve(n))),
+    );
+  }
+}
+
+/** fsync off the JS thread: it may wait for the disk for a long time. */
+export async function fsyncAsync(fd: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => fsync(fd, (error) => (error ? reject(error) : resolve())));
 }

@@ -10,9 +10,11 @@
  * found rewritten by another program; a commit refuses to work from a snapshot of an older epoch.
  * Written only under the mbox locks, replaced whole (temp file, fsync, rename).
  */
-import { closeSync, constants, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { basename, dirname } from "node:path";
-import { fsyncDirectory } from "../fs/durable.ts";
+import { fsyncAsync, fsyncDirectoryAsync, writeAllAsync } from "../fs/durable.ts";
+import { TimeSlicer } from "../fs/time-slice.ts";
 import { isNotFound } from "../fs/errors.ts";
 import { isValidUidl } from "./message-identity.ts";
 import type { ScannedMessage } from "./mbox-parser.ts";
@@ -143,14 +145,18 @@ function entriesFitFile(entries: readonly IndexEntry[], size: number): boolean {
  * file state forgotten: the mbox is then parsed again and the surviving entries still lend their
  * UIDs to the messages they match.
  */
-export function parseIndex(text: string): MboxIndex | undefined {
-  const lines = text.split("\n");
-  const header = parseHeader(lines[0]!);
+export async function parseIndex(text: string, slicer = new TimeSlicer()): Promise<MboxIndex | undefined> {
+  const headerEnd = text.indexOf("\n");
+  const header = parseHeader(headerEnd < 0 ? text : text.slice(0, headerEnd));
   if (header === undefined) return undefined;
   const entries: IndexEntry[] = [];
   let damaged = false;
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
+  for (let pos = headerEnd < 0 ? text.length : headerEnd + 1, n = 0; pos < text.length; n++) {
+    if ((n & 255) === 0 && slicer.due()) await slicer.yield();
+    let end = text.indexOf("\n", pos);
+    if (end < 0) end = text.length;
+    const line = text.slice(pos, end);
+    pos = end + 1;
     if (line === "") continue;
     const entry = parseEntry(line, header.nextUid);
     if (entry === undefined) damaged = true;
@@ -169,13 +175,14 @@ export function parseIndex(text: string): MboxIndex | undefined {
   return { ...header, entries };
 }
 
-export function serializeIndex(index: MboxIndex): string {
+export async function serializeIndex(index: MboxIndex, slicer = new TimeSlicer()): Promise<string> {
   const { file } = index;
   const parts = [
     `${FORMAT_TAG} ${FORMAT_VERSION} ${index.uidValidity} ${index.nextUid} ${index.epoch} ${index.settings} ` +
       `${file.dev} ${file.ino} ${file.size} ${file.mtimeNs} ${file.headCrc} ${file.tailCrc}\n`,
   ];
   for (const e of index.entries) {
+    if ((parts.length & 255) === 0 && slicer.due()) await slicer.yield();
     parts.push(
       `${e.uid} ${e.offset} ${e.contentStart - e.offset} ${e.contentEnd - e.contentStart} ${e.wireSize} ${e.bodySize} ` +
         `${e.fromCrc} ${e.key} ${e.unquote ? "u" : "n"} ${e.uidl}\n`,
@@ -184,11 +191,11 @@ export function serializeIndex(index: MboxIndex): string {
   return parts.join("");
 }
 
-/** The index of the mbox at `mboxPath`, or undefined if there is none (or it is unusable). */
-export function readIndex(mboxPath: string): MboxIndex | undefined {
+/** The index of the mbox at `mboxPath`, or undefined if there is none (or it is unusable). Read off the JS thread. */
+export async function readIndex(mboxPath: string): Promise<MboxIndex | undefined> {
   let text: string;
   try {
-    text = readFileSync(indexPath(mboxPath), "latin1");
+    text = await readFile(indexPath(mboxPath), "latin1");
   } catch (error) {
     if (isNotFound(error)) return undefined;
     throw error;
@@ -216,17 +223,18 @@ export function writeAll(fd: number, data: Uint8Array, position: number | null =
   }
 }
 
-/** Replace the index atomically. The caller holds the mbox locks. */
-export function writeIndex(mboxPath: string, index: MboxIndex): void {
+/** Replace the index atomically. The caller holds the mbox locks. Written and fsynced off the JS thread. */
+export async function writeIndex(mboxPath: string, index: MboxIndex): Promise<void> {
   const target = indexPath(mboxPath);
   const tempPath = `${target}.new`;
+  const data = Buffer.from(await serializeIndex(index), "latin1");
   const fd = createExclusive(tempPath, INDEX_MODE);
   try {
-    writeAll(fd, Buffer.from(serializeIndex(index), "latin1"));
-    fsyncSync(fd);
+    await writeAllAsync(fd, data);
+    await fsyncAsync(fd);
   } finally {
     closeSync(fd);
   }
   renameSync(tempPath, target);
-  fsyncDirectory(dirname(mboxPath));
+  await fsyncDirectoryAsync(dirname(mboxPath));
 }

@@ -3,7 +3,7 @@
  * and no delivery lands in a file we are replacing: the dotlock `<mbox>.lock` (dotlock.ts) and an
  * fcntl write lock on the mbox itself — procmail, postfix local(8) and dovecot-lda take both by
  * default. The locks are held only while the mbox is parsed and while a QUIT rewrites
- * it, never across a session (§5.7). When the second lock is busy the first is dropped before
+ * it, never across a session, so MDAs can deliver while a client is logged in. When the second lock is busy the first is dropped before
  * waiting, so a program taking them in the other order cannot deadlock with us.
  */
 import { closeSync, fstatSync, statSync } from "node:fs";

@@ -1,7 +1,7 @@
 /**
- * One login's snapshot of an mbox (§5.2). The session reads messages through a descriptor opened
+ * One login's snapshot of an mbox (RFC 1939 section 3: the maildrop as it was at login). The session reads messages through a descriptor opened
  * while the snapshot was taken, so a rewrite by another session (a rename) does not move them under
- * it. Nothing changes on disk before commit() (§5.5, §5.6).
+ * it. Nothing changes on disk before commit() (RFC 1939 section 6, the UPDATE state).
  */
 import { readSync } from "node:fs";
 import { StoreError, type CommitRequest, type CommitResult, type Maildrop, type MessageInfo, type MessageSource } from "../maildrop.ts";
@@ -12,6 +12,7 @@ import { closeMboxDescriptor, withMboxLock, type MboxLock } from "./mbox-lock.ts
 import { refreshIndex, type RefreshOptions } from "./index-refresh.ts";
 import { changedByOthers, rewriteMbox } from "./mbox-rewrite.ts";
 import { MboxMessageSource } from "./message-source.ts";
+import { messageListView } from "../message-list-view.ts";
 
 const COULD_NOT_READ = "Could not read message file";
 
@@ -40,7 +41,11 @@ export class MboxMaildrop implements Maildrop {
     this.uidValidity = snapshot.uidValidity;
     this.epoch = snapshot.epoch;
     this.entries = snapshot.entries;
-    this.messages = snapshot.entries.map((e) => ({ uid: e.uid, size: e.wireSize, uidl: options.storeUidls ? e.uidl : undefined }));
+    const entries = snapshot.entries;
+    this.messages = messageListView(entries.length, (i) => {
+      const e = entries[i]!;
+      return { uid: e.uid, size: e.wireSize, uidl: options.storeUidls ? e.uidl : undefined };
+    });
   }
 
   open(index: number): MessageSource {
@@ -89,21 +94,21 @@ export class MboxMaildrop implements Maildrop {
   }
 
   private async expungeLocked(lock: MboxLock, deleteUids: ReadonlySet<number>): Promise<CommitResult> {
-    // The whole mbox removed meanwhile: its messages are gone, which is what DELE asked (§5.7).
+    // The whole mbox removed meanwhile: its messages are gone, which is what DELE asked (RFC 1939 section 6).
     if (lock.fd === undefined) return { expunged: 0, mailboxName: this.path };
-    const { index, changed } = await refreshIndex(this.path, lock.fd, readIndex(this.path), this.options.refresh);
+    const { index, changed } = await refreshIndex(this.path, lock.fd, await readIndex(this.path), this.options.refresh);
     if (index.uidValidity !== this.uidValidity || index.epoch !== this.epoch) {
-      if (changed) writeIndex(this.path, index);
+      if (changed) await writeIndex(this.path, index);
       throw changedByOthers(this.path, `index uidvalidity/epoch ${this.uidValidity}/${this.epoch} became ${index.uidValidity}/${index.epoch}`);
     }
-    // Messages another session already removed are skipped (§5.7).
+    // Messages another session already removed are skipped (as Cyrus's pop3d.c update does).
     if (!index.entries.some((e) => deleteUids.has(e.uid))) {
-      if (changed) writeIndex(this.path, index);
+      if (changed) await writeIndex(this.path, index);
       return { expunged: 0, mailboxName: this.path };
     }
     const result = await rewriteMbox(this.path, lock, index, deleteUids);
     try {
-      writeIndex(this.path, { ...index, file: result.file, entries: result.entries });
+      await writeIndex(this.path, { ...index, file: result.file, entries: result.entries });
     } catch {
       // The mbox is already replaced; an index that no longer matches it is re-derived at the next
       // login (UIDs follow the identity digest), so the expunge still stands.

@@ -9,14 +9,13 @@
  * unquoted. Off (the default), Content-Length is ignored, as a sender can forge it.
  */
 import { readSync } from "node:fs";
+import { TimeSlicer } from "../fs/time-slice.ts";
 import { isBlankLine, isFromLine, isQuotedFromLine, MAX_FROM_LINE_BYTES, type FromQuoting } from "./mbox-format.ts";
 import { LineSplitter, type LineSink } from "./line-splitter.ts";
 import { messageIdentity } from "./message-identity.ts";
 
 /** Header bytes kept per message for the identity digest; fields further down do not count. */
 const MAX_HEADER_BYTES = 64 * 1024;
-/** Chunks scanned between two yields to the event loop, so other sessions keep being served. */
-const CHUNKS_PER_YIELD = 32;
 const LF = 10;
 const CR = 13;
 
@@ -246,15 +245,15 @@ export function filePeek(fd: number, end: number): Peek {
 }
 
 /**
- * Parse `fd` from `start` (the file start or a From_ line) to `end`, yielding to the event loop
- * now and then so a big first scan does not stall the other sessions of the process.
+ * Parse `fd` from `start` (the file start or a From_ line) to `end`, one chunk at a time, yielding
+ * to the event loop whenever a time slice is used up, so a big first scan does not stall the other
+ * sessions of the process.
  */
 export async function scanMbox(fd: number, start: number, end: number, options: ParseOptions, chunkBytes?: number): Promise<ScanResult> {
   const splitter = new LineSplitter(fd, start, end, chunkBytes);
   const parser = new MboxParser(options, end, filePeek(fd, end));
-  for (let chunks = 1; splitter.step(parser); chunks++) {
-    if (chunks % CHUNKS_PER_YIELD === 0) await Bun.sleep(0);
-  }
+  const slicer = new TimeSlicer();
+  while (splitter.step(parser)) await slicer.pause();
   return finishScan(parser, splitter);
 }
 

@@ -66,8 +66,8 @@ export class MboxStore implements MailStore {
   private async snapshot(path: string, lock: MboxLock): Promise<Maildrop> {
     if (lock.fd === undefined) return this.noMbox(path);
     removeLeftover(rewriteTempPath(path));
-    const { index, changed } = await refreshIndex(path, lock.fd, readIndex(path), this.session.refresh);
-    if (changed) writeIndex(path, index);
+    const { index, changed } = await refreshIndex(path, lock.fd, await readIndex(path), this.session.refresh);
+    if (changed) await writeIndex(path, index);
     const { fd } = openRegularFile(path);
     const [held, opened] = [fstatSync(lock.fd), fstatSync(fd)];
     if (held.ino !== opened.ino || held.dev !== opened.dev) {
@@ -78,9 +78,9 @@ export class MboxStore implements MailStore {
   }
 
   /** No mbox file is an empty maildrop (MDAs create it at the first delivery); no directory is an error. */
-  private noMbox(path: string): Maildrop {
+  private async noMbox(path: string): Promise<Maildrop> {
     statSync(dirname(path));
-    const recorded = readIndex(path);
+    const recorded = await readIndex(path);
     const empty: MboxIndex = {
       uidValidity: recorded?.uidValidity ?? Math.max(1, Math.floor(Date.now() / 1000)),
       nextUid: recorded?.nextUid ?? 1,

@@ -140,7 +140,7 @@ describe("index file", () => {
   test("serialises and parses back to the same index", async () => {
     const path = mboxFile(mboxOf([message(1), message(2, "b\n", "X-UIDL: abc\n")]));
     const { index } = await refresh(path, undefined);
-    const parsed = parseIndex(serializeIndex(index))!;
+    const parsed = (await parseIndex(await serializeIndex(index)))!;
     expect(parsed.file).toEqual(index.file);
     expect(parsed.entries.map(({ xUidl: _x, ...e }) => e)).toEqual(index.entries.map(({ xUidl: _x, ...e }) => e));
   });
@@ -148,9 +148,9 @@ describe("index file", () => {
   test("a damaged line forgets the file state but keeps the other entries' UIDs", async () => {
     const path = mboxFile(mboxOf([message(1), message(2)]));
     const { index } = await refresh(path, undefined);
-    const lines = serializeIndex(index).split("\n");
+    const lines = (await serializeIndex(index)).split("\n");
     lines[1] = "garbage";
-    const parsed = parseIndex(lines.join("\n"))!;
+    const parsed = (await parseIndex(lines.join("\n")))!;
     expect(parsed.file).toEqual(UNKNOWN_FILE);
     expect(parsed.entries.map((e) => e.uid)).toEqual([2]);
     const again = await refresh(path, parsed);
@@ -158,8 +158,8 @@ describe("index file", () => {
     expect(again.index.entries[1]!.uidl).toBe(index.entries[1]!.uidl);
   });
 
-  test("an unusable header means no index", () => {
-    expect(parseIndex("")).toBeUndefined();
-    expect(parseIndex("pop3d-mbox-index 2 1 1 0 x 1 1 1 1 1 1\n")).toBeUndefined();
+  test("an unusable header means no index", async () => {
+    expect(await parseIndex("")).toBeUndefined();
+    expect(await parseIndex("pop3d-mbox-index 2 1 1 0 x 1 1 1 1 1 1\n")).toBeUndefined();
   });
 });
