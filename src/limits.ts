@@ -11,6 +11,14 @@ export const MAX_COMMAND_LINE = 8191;
  *  most 21847 bytes come in one read; the rest is read as the next command (pop3d.c:cmd_auth). */
 export const MAX_SASL_LINE = 21847;
 
+/** Lines a Murder backend sends during the proxy login: Cyrus reads them with a 2047-byte buffer
+ *  (backend.c:ask_capability); a longer line is cut there. */
+export const MAX_BACKEND_LINE = 2047;
+
+/** Cyrus's SASL command line limit for POP3 AUTH with an initial response (pop3d.c: pop3_protocol,
+ *  255): a longer PLAIN response is sent after the server's empty challenge instead. */
+export const MAX_BACKEND_AUTH_LINE = 255;
+
 /** RFC 1939 section 3 requires an idle timer of at least 10 minutes; Cyrus clamps poptimeout to it (pop3d.c:service_main). */
 export const MIN_IDLE_TIMEOUT_SECONDS = 600;
 

@@ -184,6 +184,16 @@ const PATHS_AND_STORES = {
     "Our extension: standalone -H takes PROXY headers only from these networks (CIDR list); others are refused."),
 } as const;
 
+/** A Murder frontend's login to the backends (backend.c:backend_authenticate; docs/murder.md). */
+const MURDER = {
+  proxy_authname: str("proxy", "Murder frontend: the identity we log in to backends as, on behalf of each user (listed in the backends' proxyservers)."),
+  proxy_password: str(undefined, "Murder frontend: the password of proxy_authname; <shorthost>_password overrides it per backend."),
+  force_sasl_client_mech: str(undefined, "Murder frontend: SASL mechanisms allowed towards backends; <shorthost>_mechs overrides it. We speak PLAIN."),
+  tls_client_cert: str(undefined, "Murder frontend: PEM client certificate shown to backends over TLS; <shorthost>_client_cert overrides it."),
+  tls_client_key: str(undefined, "Murder frontend: PEM key of tls_client_cert; <shorthost>_client_key overrides it."),
+  client_timeout: dur("10s", "s", "Murder frontend: how long connecting to a backend and each step of its login may take."),
+} as const;
+
 export const OPTION_GROUPS = {
   "POP behaviour": POP,
   Authentication: AUTH,
@@ -191,6 +201,7 @@ export const OPTION_GROUPS = {
   "Identity and logging": IDENTITY_AND_LOGGING,
   "Limits and connections": LIMITS,
   "Paths and mail stores": PATHS_AND_STORES,
+  "Murder frontend": MURDER,
 } as const;
 
 export const OPTIONS = {
@@ -200,6 +211,7 @@ export const OPTIONS = {
   ...IDENTITY_AND_LOGGING,
   ...LIMITS,
   ...PATHS_AND_STORES,
+  ...MURDER,
 } as const satisfies Record<string, OptionSpec>;
 
 export type OptionName = keyof typeof OPTIONS;

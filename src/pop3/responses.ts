@@ -71,6 +71,11 @@ export const E = {
   // TLS (pop3d.c:cmd_starttls)
   alreadyTls: err(undefined, "Already successfully executed STLS"),
   tlsInitFailed: err("SYS/PERM", "Error initializing TLS"),
+  // Murder frontend (pop3d.c:openinbox, remote mailbox)
+  backendAuthFailed: err(undefined, "Authentication to backend server failed"),
+  /** Our addition: Cyrus answers "Authentication ... failed" here too; [SYS/TEMP] tells the client
+   *  the backend is only unreachable for now, so it retries instead of asking for a password. */
+  backendUnavailable: err("SYS/TEMP", "Backend server unavailable, try again later"),
   // fatal() texts: "-ERR [SYS/PERM] Fatal error: <msg>" (pop3d.c:fatal)
   /** Any internal failure: IMAP_IOERROR's error_message, the text Cyrus gives for an unexpected r != 0. */
   internal: err("SYS/PERM", "Fatal error: System I/O error"),

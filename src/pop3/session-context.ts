@@ -10,6 +10,7 @@ import type { SessionIO, SessionEnd } from "./session-io.ts";
 import type { SessionSettings } from "./settings.ts";
 import type { SessionRegistry } from "./session-registry.ts";
 import type { Command } from "./parser.ts";
+import type { BackendConnector } from "./backend-link.ts";
 import type { PopError } from "./responses.ts";
 import type { AuthorizationState, Login, PendingUser, Relay, SessionState, Transaction } from "./session-state.ts";
 
@@ -19,6 +20,8 @@ export interface SessionContext {
   readonly passdb: PasswordDb;
   readonly log: Log;
   readonly registry: SessionRegistry | undefined;
+  /** Murder frontend: logs in to the backend holding a remote mailbox (docs/murder.md). */
+  readonly backends: BackendConnector | undefined;
   readonly io: SessionIO;
   readonly sessionId: string;
   /** The banner's APOP challenge; undefined means APOP is "Unrecognized" for the session (pop3d.c:cmd_apop). */

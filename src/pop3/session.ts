@@ -17,6 +17,7 @@ import type { SessionIO, SessionEnd } from "./session-io.ts";
 import type { SessionSettings } from "./settings.ts";
 import type { SessionRegistry } from "./session-registry.ts";
 import type { SessionContext } from "./session-context.ts";
+import type { BackendConnector } from "./backend-link.ts";
 import { LineReader } from "./line-reader.ts";
 import { parseCommand, type Command } from "./parser.ts";
 import { CRLF, E, PopError, shutdownNotice } from "./responses.ts";
@@ -38,6 +39,8 @@ export interface SessionDeps {
   log: Log;
   /** Login bookkeeping for maxlogins_* (proc files in one-session processes, memory standalone). */
   registry?: SessionRegistry;
+  /** Murder frontend: logs in to the backend holding a remote mailbox (docs/murder.md). */
+  backends?: BackendConnector;
 }
 
 export class Session implements SessionContext {
@@ -46,6 +49,7 @@ export class Session implements SessionContext {
   readonly passdb: PasswordDb;
   readonly log: Log;
   readonly registry: SessionRegistry | undefined;
+  readonly backends: BackendConnector | undefined;
   readonly sessionId: string;
   telemetry: TelemetryLog | undefined;
   apopChallenge: string | undefined;
@@ -75,6 +79,7 @@ export class Session implements SessionContext {
     this.passdb = deps.passdb;
     this.log = deps.log;
     this.registry = deps.registry;
+    this.backends = deps.backends;
     this.sessionId = newSessionId(deps.settings.sessionIdPrefix);
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
   }

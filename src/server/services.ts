@@ -15,14 +15,18 @@ import type { FromQuoting, MboxUidlSource } from "../store/mbox/index.ts";
 // The mbox and Cyrus stores are evaluated only when the config selects them: loading them costs
 // every inetd-spawned process several milliseconds before its greeting (bench/RESULTS.md).
 const loadMboxStore = () => require("../store/mbox/index.ts") as typeof import("../store/mbox/index.ts");
+const loadProxy = () => require("../proxy/connector.ts") as typeof import("../proxy/connector.ts");
 const loadCyrusStore = () => require("../store/cyrus/index.ts") as typeof import("../store/cyrus/index.ts");
 import { join } from "node:path";
+import type { BackendConnector } from "../pop3/backend-link.ts";
 import { userDenyFromConfig } from "./user-deny.ts";
 
 export interface Services {
   settings: SessionSettings;
   store: MailStore;
   passdb: PasswordDb;
+  /** Murder frontend: only Cyrus mailboxes.db entries can name a remote backend. */
+  backends?: BackendConnector;
 }
 
 export interface ServiceOptions {
@@ -52,7 +56,8 @@ export function buildServices(cfg: Config, options: ServiceOptions, log: Log): S
     };
     settings.sasl = { ...settings.sasl, policy: { ...settings.sasl.policy, isDenied, service } };
   }
-  return { settings, store, passdb: passdbFromConfig(cfg, log) };
+  const backends = cfg.enumValue("pop3_mailstore") === "cyrus" ? loadProxy().createBackendConnector(cfg) : undefined;
+  return { settings, store, passdb: passdbFromConfig(cfg, log), backends };
 }
 
 function buildStore(cfg: Config, log: Log): MailStore {

@@ -74,3 +74,20 @@ export class StoreError extends Error {
     this.name = "StoreError";
   }
 }
+
+/**
+ * The maildrop lives on another server of a Cyrus Murder (its mailboxes.db entry is remote and names
+ * that server). A session that can proxy logs in there instead (docs/murder.md); otherwise it is a
+ * temporary failure, as "Mailbox has been moved to another server".
+ */
+export class RemoteMailboxError extends StoreError {
+  constructor(
+    /** The backend as mailboxes.db names it: `host[:port[/tls][/noauth]]`. */
+    readonly server: string,
+    message: string,
+    detail?: string,
+  ) {
+    super("temp", message, detail);
+    this.name = "RemoteMailboxError";
+  }
+}

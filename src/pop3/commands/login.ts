@@ -1,7 +1,8 @@
 /** What every successful authentication shares: opening the maildrop (pop3d.c:openinbox) and the log lines. */
 import type { SessionContext } from "../session-context.ts";
 import type { Login } from "../session-state.ts";
-import { StoreError, type Maildrop } from "../../store/maildrop.ts";
+import { RemoteMailboxError, StoreError, type Maildrop } from "../../store/maildrop.ts";
+import { proxyToBackend } from "./proxy-login.ts";
 import { loginDelay, mailboxReady, maildropOpenFailed, tooManyConnections } from "../responses.ts";
 import { MAILDROP_OPEN_FAILURE_PAUSE_MS } from "../../limits.ts";
 import { TelemetryLog } from "../../log/telemetry.ts";
@@ -11,7 +12,7 @@ import { TelemetryLog } from "../../log/telemetry.ts";
  * sessions of this service. Cyrus counts its own process only after USER/PASS (so its limit is
  * one lower there than after AUTH/APOP); we allow exactly N sessions whatever the login method.
  */
-function withinLoginLimits(session: SessionContext, user: string): boolean {
+export function withinLoginLimits(session: SessionContext, user: string): boolean {
   const s = session.settings;
   if (!session.registry || (s.maxLoginsPerHost === 0 && s.maxLoginsPerUser === 0)) return true;
   session.registry.remove(session);
@@ -50,6 +51,7 @@ export async function openMaildrop(session: SessionContext, login: Login): Promi
   try {
     drop = await session.store.open(user, subfolder);
   } catch (error) {
+    if (error instanceof RemoteMailboxError && session.backends) return proxyToBackend(session, login, error.server);
     if (!(error instanceof StoreError)) throw error;
     const mailbox = subfolder !== undefined ? `${user}+${subfolder}` : user;
     session.log.info(`Unable to open maildrop ${mailbox}: ${error.message}${error.detail ? ` (${error.detail})` : ""}`);
@@ -71,8 +73,13 @@ export async function openMaildrop(session: SessionContext, login: Login): Promi
     return;
   }
   session.enterTransaction(login, drop);
+  startTelemetry(session, user);
+  session.send(mailboxReady(session.sessionId));
+}
+
+/** The telemetry file starts with the login's +OK reply; earlier output goes out first. */
+export function startTelemetry(session: SessionContext, user: string): void {
   session.updateRegistry();
-  // the telemetry file starts with the "+OK Mailbox locked" reply; earlier output goes out first
   session.flush();
   const s = session.settings;
   session.telemetry = TelemetryLog.open({
@@ -82,5 +89,4 @@ export async function openMaildrop(session: SessionContext, login: Login): Promi
     sessionId: session.sessionId,
     bySessionId: s.telemetryBySessionId,
   });
-  session.send(mailboxReady(session.sessionId));
 }

@@ -4,7 +4,7 @@
  * mailbox is looked up and its index read.
  */
 import { readFileSync } from "node:fs";
-import { StoreError } from "../maildrop.ts";
+import { RemoteMailboxError, StoreError } from "../maildrop.ts";
 import { myRights } from "./acl.ts";
 import {
   IMAP_MAILBOX_MOVED,
@@ -82,9 +82,12 @@ function checkEntry(opts: CyrusStoreOptions, entry: MailboxEntry | undefined, na
     }
   }
   if (entry.type.moving) throw temp(IMAP_MAILBOX_MOVED, `${name}: being moved`);
-  // Murder backends would be proxied to; we serve only mailboxes on this server.
+  // A Murder frontend's entry for a mailbox on a backend (mboxlist_insertremote): report where it is,
+  // so the session can proxy there (pop3d.c:openinbox). Under mupdate_config unified our own
+  // servername means the mailbox is local.
   if (entry.type.remote || (entry.server !== undefined && entry.server !== opts.serverName)) {
-    throw temp(IMAP_MAILBOX_MOVED, `${name}: on server ${entry.server ?? "(remote)"}`);
+    if (entry.server === undefined) throw temp(IMAP_MAILBOX_MOVED, `${name}: remote entry without a server`);
+    throw new RemoteMailboxError(entry.server, IMAP_MAILBOX_MOVED, `${name}: on server ${entry.server}`);
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { cleanupAll, makeFixture, sha256 } from "../../support/harness.ts";
+import { PopClient, cleanupAll, makeFixture, sha256 } from "../../support/harness.ts";
 import { loginPop, popListing, retrieve } from "../cyrus/pop-helpers.ts";
 import { Murder } from "./murder.ts";
 
@@ -39,5 +39,21 @@ describe("the test Murder itself", () => {
     expect(listing.list).toEqual(imap.messages.map((m, i) => `${i + 1} ${m.size}`));
     for (let i = 0; i < imap.messages.length; i++) expect(sha256(await retrieve(c, i + 1))).toBe(imap.messages[i]!.sha256);
     expect(await c.cmd("QUIT")).toStartWith("+OK");
+  });
+});
+
+describe("our binary as the frontend", () => {
+  test("a USER/PASS login is proxied to backend 1: the backend's +OK line, its listing and its bytes", async () => {
+    const imap = await murder.state(0, "alice");
+    const c = await PopClient.connect(murder.frontendPort);
+    expect(c.greeting).toStartWith("+OK frontend.test ");
+    expect(await c.cmd("USER alice")).toBe("+OK Name is a valid mailbox");
+    // Cyrus's statusline: the backend's own "+OK ..." (its session id) reaches the client
+    expect(await c.cmd(`PASS ${USERS.alice}`)).toMatch(/^\+OK Mailbox locked and ready SESSIONID=<murder-backend1-/);
+    const listing = await popListing(c);
+    expect(listing.list).toEqual(imap.messages.map((m, i) => `${i + 1} ${m.size}`));
+    for (let i = 0; i < imap.messages.length; i++) expect(sha256(await retrieve(c, i + 1))).toBe(imap.messages[i]!.sha256);
+    expect(await c.cmd("QUIT")).toStartWith("+OK");
+    await c.closed();
   });
 });

@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { BINARY, ROOT, childEnv, exitStatus, freePort, ownProcess, run, tempDir, waitFor, waitForListening, type RunResult } from "../../support/harness.ts";
 import { RUN_DIR } from "../../support/processes.ts";
 import { CYRUS_BIN, cyrusPop3d, requireCyrus } from "../cyrus/cyrus-instance.ts";
+import { SyslogReceiver } from "../master/syslog-receiver.ts";
 
 export const ADMIN = "cyrus";
 export const ADMIN_PASSWORD = "murder-admin-pw";
@@ -180,8 +181,8 @@ export class Murder {
     readonly backendPop3Ports: [number, number],
     readonly backendImapPorts: [number, number],
     readonly users: Record<string, string>,
-    /** Where our binary on the frontend sends its syslog lines. */
-    readonly frontendSyslogSocket: string,
+    /** Syslog lines of our binary on the frontend (pop3_syslog_socket). */
+    readonly frontendSyslog: SyslogReceiver,
   ) {}
 
   static async start(setup: MurderSetup): Promise<Murder> {
@@ -250,9 +251,10 @@ export class Murder {
     const nodes = [mupdate, ...backends, frontend];
     const syslogSocket = join(frontend.dir, "syslog.sock");
     for (const node of nodes) await node.prepare();
+    const frontendSyslog = await SyslogReceiver.start(syslogSocket);
     await mupdate.start();
     for (const node of [...backends, frontend]) await node.start();
-    return new Murder(mupdate, backends, frontend, frontendPort, cyrusFrontendPort, backendPop3Ports, backendImapPorts, setup.users, syslogSocket);
+    return new Murder(mupdate, backends, frontend, frontendPort, cyrusFrontendPort, backendPop3Ports, backendImapPorts, setup.users, frontendSyslog);
   }
 
   /** Admin IMAP on backend `i`: create, delete or list mailboxes. */
