@@ -55,6 +55,8 @@ export function modesTable(all: AllFigures, order: ModeId[]): string {
   const rows: string[][] = [];
   for (const c of [4, 16, 64]) rows.push(row(`sessions/min, ${c} clients`, (m) => fmt(pick.sessionsPerMinute(m, c))));
   for (const c of [4, 16, 64]) rows.push(row(`server CPU per session, ${c} clients (ms)`, (m) => fmt(pick.cpuMs(m, c), 1)));
+  rows.push(row("other processes' CPU during the load rounds (% of a core)", (m) => fmt(med(m.load?.flatMap((p) => p.rounds.map((r) => (r.otherCpu ?? NaN) * 100))))));
+  rows.push(row("load generator's CPU at 64 clients (% of a core)", (m) => fmt(med(m.load?.find((p) => p.clients === 64)?.rounds.map((r) => r.clientCpu * 100)))));
   rows.push(row("idle connections measured", (m) => fmt(pick.idle(m, (r) => r.opened))));
   rows.push(row("time to open them (s)", (m) => fmt(pick.idle(m, (r) => r.openSeconds), 1)));
   rows.push(row("connections opened per second", (m) => fmt(pick.idle(m, (r) => r.opened / r.openSeconds), 1)));

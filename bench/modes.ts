@@ -10,14 +10,19 @@ import { freePort, RunningMaster, waitPort, type ServiceLine } from "./cyrus-mas
 import type { Credentials } from "./loadgen.ts";
 import { CYRUS_POP3D, type ModesEnv } from "./modes-env.ts";
 import { descendants, treeCpuSeconds } from "./proc-tree.ts";
+import { timeToFirstLine } from "./scenarios/stdio-greeting.ts";
 
-export type ModeId = "cyrus" | "baseline" | "spp1" | "spp200" | "workers1" | "workers2";
+export type ModeId = "cyrus" | "baseline" | "spp1" | "spp200" | "workers1" | "workers2" | "systemd" | "inetd";
 
 export interface ModeSpec {
   id: ModeId;
   /** Column heading in the tables. */
   label: string;
-  kind: "master" | "standalone";
+  /** "inherited": the listening socket is handed over, as systemd (fd 3, LISTEN_FDS) or inetd wait=yes (fd 0) do. */
+  kind: "master" | "standalone" | "inherited";
+  activation?: "systemd" | "inetd";
+  /** Only these steps are measured for the mode (all when absent). */
+  steps?: string[];
   /** Sessions one process serves at once (1: a process per connection). */
   sessionsPerProcess: number;
   /** Our binary (current or baseline), or Cyrus's pop3d. */
@@ -45,7 +50,27 @@ export const MODES: Record<ModeId, ModeSpec> = {
   spp200: { id: "spp200", label: "ours, 200/process (master)", kind: "master", sessionsPerProcess: SESSIONS_PER_PROCESS_MULTI, program: "current", prefork: 2, args: ["-U", "100000"] },
   workers1: { id: "workers1", label: "ours standalone, 1 worker", kind: "standalone", sessionsPerProcess: Infinity, program: "current", prefork: 0, args: [], workers: 1 },
   workers2: { id: "workers2", label: "ours standalone, 2 workers", kind: "standalone", sessionsPerProcess: Infinity, program: "current", prefork: 0, args: [], workers: 2 },
+  // launch modes measured for their behaviour at the fd limit only (issue figures); -T: inetd's idle exit
+  systemd: { id: "systemd", label: "ours, systemd socket (Accept=no)", kind: "inherited", activation: "systemd", sessionsPerProcess: Infinity, program: "current", prefork: 0, args: [], steps: ["greeting", "fdlimit"] },
+  inetd: { id: "inetd", label: "ours, inetd wait=yes", kind: "inherited", activation: "inetd", sessionsPerProcess: Infinity, program: "current", prefork: 0, args: ["-T", "600"], steps: ["greeting", "fdlimit"] },
 };
+
+/**
+ * What systemd (Accept=no) and inetd (wait = yes) do before exec: bind and listen, put the socket
+ * on fd 3 with LISTEN_FDS/LISTEN_PID/LISTEN_FDNAMES, or on fd 0. Python's execv keeps the pid, so
+ * LISTEN_PID is right.
+ */
+const ACTIVATOR = [
+  "import os, socket, sys",
+  "port, fd, how = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]",
+  "s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)",
+  "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)",
+  "s.bind(('127.0.0.1', port)); s.listen(1024)",
+  "if s.fileno() != fd: os.dup2(s.fileno(), fd)",
+  "os.set_inheritable(fd, True)",
+  "if how == 'systemd': os.environ.update(LISTEN_FDS='1', LISTEN_PID=str(os.getpid()), LISTEN_FDNAMES='pop3')",
+  "os.execv(sys.argv[4], sys.argv[4:])",
+].join("\n");
 
 export interface ServiceOptions {
   /** Master: a second service with -U 1, so every connection to it gets a freshly forked process. */
@@ -112,7 +137,10 @@ export async function startService(env: ModesEnv, spec: ModeSpec, programs: Prog
   const port = freePort();
   const proxyPort = opts.proxy ? freePort() : undefined;
   const limit = opts.nofile ? ["prlimit", `--nofile=${opts.nofile}:${opts.nofile}`, "--"] : [];
-  const cmd = [...limit, exe, "-C", conf, "--listen", `127.0.0.1:${port}`, ...(proxyPort ? ["--listen-proxy", `127.0.0.1:${proxyPort}`] : [])];
+  const cmd =
+    spec.kind === "inherited"
+      ? [...limit, "python3", "-c", ACTIVATOR, String(port), spec.activation === "systemd" ? "3" : "0", spec.activation!, exe, "-C", conf, ...spec.args]
+      : [...limit, exe, "-C", conf, "--listen", `127.0.0.1:${port}`, ...(proxyPort ? ["--listen-proxy", `127.0.0.1:${proxyPort}`] : [])];
   const proc = Bun.spawn(cmd, { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
   let err = "";
   void (async () => {
@@ -138,6 +166,12 @@ export async function startService(env: ModesEnv, spec: ModeSpec, programs: Prog
   try {
     await waitPort(port, `standalone ${spec.id}`, () => proc.exitCode === null);
     if (proxyPort) await waitPort(proxyPort, `standalone ${spec.id} (proxy listener)`, () => proc.exitCode === null);
+    // an inherited socket listens before the server runs: only a greeting shows it serves
+    if (spec.kind === "inherited") {
+      await timeToFirstLine(port).catch((e: Error) => {
+        throw new Error(`${spec.id}: no greeting on the inherited socket (${e.message}); exit ${proc.exitCode}`);
+      });
+    }
     // every worker up before anything is measured: the tree holds at least `workers` processes
     // (whether the parent serves too or only supervises) and has stopped growing
     const deadline = Date.now() + 5_000;

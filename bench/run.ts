@@ -7,7 +7,8 @@
  * Each figure is the median of several runs, each run bounded in count and time. It never asserts
  * and always exits 0; a figure that could not be taken is n/a and its error is printed.
  *
- *   bun run bench/run.ts [--quick] [--only modes,hostile,single] [--modes cyrus,baseline,spp1,spp200,workers1,workers2]
+ *   bun run bench/run.ts [--quick] [--only modes,hostile,single] [--modes cyrus,baseline,spp1,spp200,workers1,workers2,systemd,inetd]
+ *                        [--steps load,greeting,memory,probe,pipelining,proxy,fdlimit] [--runs N]
  *                        [--binary PATH] [--baseline PATH] [--json FILE] [--markdown FILE]
  *
  * --baseline: the "before" binary; without it the bench builds commit 1f8c01c from a temporary
@@ -31,7 +32,7 @@ import { measureProbe } from "./modes/probe.ts";
 import { BINARY, ROOT } from "./server.ts";
 import { SESSION_BYTES, SESSION_MESSAGES, SESSION_USERS } from "./session-shape.ts";
 
-const ALL_MODES: ModeId[] = ["cyrus", "baseline", "spp1", "spp200", "workers1", "workers2"];
+const ALL_MODES: ModeId[] = ["cyrus", "baseline", "spp1", "spp200", "workers1", "workers2", "systemd", "inetd"];
 
 const { values: args } = parseArgs({
   args: Bun.argv.slice(2),
@@ -43,17 +44,21 @@ const { values: args } = parseArgs({
     baseline: { type: "string" },
     json: { type: "string" },
     markdown: { type: "string" },
+    steps: { type: "string", default: "load,greeting,memory,probe,pipelining,proxy,fdlimit" },
+    runs: { type: "string" },
   },
 });
 const quick = args.quick!;
 const binary = resolve(args.binary!);
 const wanted = new Set(args.only!.split(","));
 const modes = ALL_MODES.filter((id) => args.modes!.split(",").includes(id));
+const steps = new Set(args.steps!.split(","));
 
 /** Every count and time bound of the run; --quick is a smoke check of the same steps. */
 const PLAN = quick
   ? { runs: 1, clients: [4, 16, 64], loadSeconds: 2, warmupSeconds: 1, greetCount: 10, freshCount: 5, idleMulti: 200, loggedMulti: 50, idleOne: 20, hugeMessages: 10_000, hostileSeconds: 2, stalled: 50, openTimeoutMs: 60_000 }
   : { runs: 3, clients: [4, 16, 64], loadSeconds: 5, warmupSeconds: 3, greetCount: 50, freshCount: 30, idleMulti: 2_000, loggedMulti: 500, idleOne: 500, hugeMessages: 100_000, hostileSeconds: 5, stalled: 200, openTimeoutMs: 120_000 };
+if (args.runs) PLAN.runs = Math.max(1, Number(args.runs));
 /** Hostile non-reading clients per run. */
 const HOSTILE_CLIENTS = 4;
 const FD_LIMIT = { standalone: { nofile: 256, connections: 400 }, workers2: { nofile: 256, connections: 600 }, master: { nofile: 128, connections: 400 } };
@@ -85,19 +90,21 @@ async function repeat<T>(runs: number, run: () => Promise<T>): Promise<T[]> {
   return out;
 }
 
+const measures = (id: ModeId, name: string) => steps.has(name) && (MODES[id].steps?.includes(name) ?? true);
+
 async function measureMode(env: ModesEnv, id: ModeId, programs: Programs): Promise<ModeFigures> {
   const spec = MODES[id];
   const users = usersFor(env, spec);
   const m: ModeFigures = { spec };
   const isMaster = spec.kind === "master";
-  if (id !== "baseline") {
+  if (id !== "baseline" && measures(id, "load")) {
     m.load = await step(`${spec.label}: sessions/min and CPU per session at ${PLAN.clients.join("/")} clients (${PLAN.runs} rounds of ${PLAN.loadSeconds} s each)`, () =>
       withService(env, spec, programs, {}, (svc) =>
         measureLoad(svc, users.load, { clients: PLAN.clients, rounds: PLAN.runs, seconds: PLAN.loadSeconds, warmupSeconds: PLAN.warmupSeconds }, log),
       ),
     );
   }
-  await step(`${spec.label}: connect → greeting${isMaster ? " (running service, and freshly forked with -U 1)" : ""}`, () =>
+  if (measures(id, "greeting")) await step(`${spec.label}: connect → greeting${isMaster ? " (running service, and freshly forked with -U 1)" : ""}`, () =>
     withService(env, spec, programs, { fresh: isMaster }, async (svc) => {
       m.greeting = await measureGreeting(svc.port, { runs: PLAN.runs, count: PLAN.greetCount, warmup: 5 });
       log(`   running service: median ${m.greeting.medianMs.toFixed(2)} ms, p90 ${m.greeting.p90Ms.toFixed(2)} ms (runs: ${m.greeting.runs.map((r) => r.median.toFixed(2)).join(", ")}), ${m.greeting.failures} failed`);
@@ -110,10 +117,10 @@ async function measureMode(env: ModesEnv, id: ModeId, programs: Programs): Promi
   const one = spec.sessionsPerProcess === 1;
   const idleCount = one ? PLAN.idleOne : PLAN.idleMulti;
   const loggedCount = one ? PLAN.idleOne : PLAN.loggedMulti;
-  m.memory = await step(`${spec.label}: PSS with ${idleCount} idle connections and ${loggedCount} logged-in sessions (${PLAN.runs} runs, a fresh service each)`, () =>
+  if (measures(id, "memory")) m.memory = await step(`${spec.label}: PSS with ${idleCount} idle connections and ${loggedCount} logged-in sessions (${PLAN.runs} runs, a fresh service each)`, () =>
     measureMemory(env, spec, programs, users.idle, { runs: PLAN.runs, idleCount, loggedInCount: loggedCount, timeoutMs: PLAN.openTimeoutMs }, log),
   );
-  if (spec.program === "current") {
+  if (spec.program === "current" && measures(id, "probe")) {
     m.probe = await step(`${spec.label}: NOOP probe while a ${PLAN.hugeMessages}-message Maildir is opened and 100 MiB go to a slow reader (${PLAN.runs} runs)`, () =>
       measureProbe(env, spec, programs, PLAN.runs, log),
     );
@@ -125,7 +132,7 @@ async function measureHostile(env: ModesEnv, id: ModeId, programs: Programs, m: 
   const spec = MODES[id];
   const users = usersFor(env, spec);
   if (id === "baseline") return;
-  if (id !== "workers2") {
+  if (id !== "workers2" && measures(id, "pipelining")) {
     m.pipelining = await step(`${spec.label}: ${HOSTILE_CLIENTS} clients pipelining without reading, ${PLAN.hostileSeconds} s (${PLAN.runs} runs each way)`, async () => {
       const out: PipeliningRun[] = [];
       for (const variant of ["CAPA before login", "STAT after login"] as const) {
@@ -138,7 +145,7 @@ async function measureHostile(env: ModesEnv, id: ModeId, programs: Programs, m: 
       return out;
     });
   }
-  if (spec.program === "current" && id !== "workers2") {
+  if (spec.program === "current" && id !== "workers2" && measures(id, "proxy")) {
     m.proxyStall = await step(`${spec.label}: CPU with ${PLAN.stalled} connections stalled inside a PROXY header`, () =>
       repeat(PLAN.runs, () =>
         withService(env, spec, programs, { proxy: true }, async (svc): Promise<CpuWindow> => {
@@ -149,7 +156,7 @@ async function measureHostile(env: ModesEnv, id: ModeId, programs: Programs, m: 
       ),
     );
   }
-  if (spec.program === "current" && spec.sessionsPerProcess > 1) {
+  if (spec.program === "current" && spec.sessionsPerProcess > 1 && measures(id, "fdlimit")) {
     const limit = spec.kind === "master" ? FD_LIMIT.master : id === "workers2" ? FD_LIMIT.workers2 : FD_LIMIT.standalone;
     m.fdLimit = await step(`${spec.label}: CPU at the fd limit (nofile ${limit.nofile}, ${limit.connections} connections)`, () =>
       repeat(PLAN.runs, async (): Promise<FdLimitRun> => {
@@ -231,7 +238,7 @@ async function main(): Promise<void> {
   const order = ALL_MODES.filter((id) => all[id]);
   const markdown = [
     "### Every mode, same run",
-    modesTable(all, order),
+    modesTable(all, order.filter((id) => !MODES[id].steps)),
     "### Targets",
     targetsTable(all),
     "### One session a process: before and after",
