@@ -14,6 +14,7 @@ import { FileMessageSource } from "../file-message-source.ts";
 import { describeError, errorCode, isNotFound } from "../fs/errors.ts";
 import { fsyncDirectoryAsync } from "../fs/durable.ts";
 import { messageListView } from "../message-list-view.ts";
+import { TimeSlicer } from "../fs/time-slice.ts";
 import type { UidTable } from "./uid-table.ts";
 import { forgetInUidList, UID_LIST_LOCK_FILE } from "./uid-list.ts";
 import { clearExpungeIntent, writeExpungeIntent } from "./expunge-intent.ts";
@@ -139,7 +140,10 @@ export class MaildirMaildrop implements Maildrop {
     const gone = new Set<string>();
     const failures: string[] = [];
     let expunged = 0;
+    // A QUIT that deletes 100,000 messages unlinks for seconds: other sessions run in between.
+    const slicer = new TimeSlicer();
     for (const index of deleted) {
+      await slicer.pause();
       try {
         // Removing a message someone else already removed is harmless (RFC 1939 section 6).
         if (this.withCurrentFile(index, unlinkSync) === "done") expunged++;
@@ -153,7 +157,10 @@ export class MaildirMaildrop implements Maildrop {
       await fsyncDirectoryAsync(`${this.dir}/new`);
       await fsyncDirectoryAsync(`${this.dir}/cur`);
     }
-    for (const index of seen) this.markMessageSeen(index);
+    for (const index of seen) {
+      await slicer.pause();
+      this.markMessageSeen(index);
+    }
     if (gone.size > 0) await forgetInUidList(this.dir, gone);
     if (deleted.length > 0) await clearExpungeIntent(this.dir);
     if (failures.length > 0) {

@@ -93,7 +93,9 @@ export class MaildirStore implements MailStore {
     const names = new Set(intent.entries.map((e) => e.baseName));
     const files = await scanMaildir(dir);
     let removed = 0;
+    const slicer = new TimeSlicer();
     for (const name of names) {
+      await slicer.pause();
       const file = files.get(name);
       if (file === undefined) continue;
       try {
