@@ -60,3 +60,8 @@ export const MAX_ANONYMOUS_PASSWORD_LOG = 500;
 
 /** Canonical user names are at most 80 bytes with auth_mech unix (lib/auth_unix.c). */
 export const MAX_USERNAME_BYTES = 80;
+
+/** Reverse lookup of the client's address for the log lines ("mx.example.net [192.0.2.7]", as
+ *  Cyrus's get_clienthost writes them). Cyrus waits for it before the greeting; we never delay the
+ *  greeting and wait at most this long before the first command is run, then log "[ip]". */
+export const CLIENT_NAME_LOOKUP_MS = 2000;

@@ -20,6 +20,8 @@ export interface SessionIO {
   resumeInput(): void;
   /** Client host string as Cyrus logs it (pop3d.c:service_main, get_clienthost): "[192.0.2.7]" or "[unix socket]". */
   readonly clientHost: string;
+  /** Settles once clientHost has its reverse-DNS name, or the bounded lookup gave up. */
+  readonly clientHostReady?: Promise<void>;
   /** Whether TLS is active on this connection (pop3s, or after STLS). */
   readonly tlsActive: boolean;
   /** STLS (RFC 2595): upgrade the connection; resolves false when the handshake failed. */

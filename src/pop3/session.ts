@@ -120,6 +120,10 @@ export class Session implements SessionContext {
     // pop3d.c:cmdloop: "server ready " keeps its trailing space when there is no challenge
     greeting += " server ready " + (this.apopChallenge ?? "");
     this.send(greeting);
+    // the proc entry gets the client's name as soon as the reverse lookup has it
+    void this.io.clientHostReady?.then(() => {
+      if (!this.isOver) this.updateRegistry();
+    });
     void this.loop();
     return this.done;
   }
@@ -316,7 +320,8 @@ export class Session implements SessionContext {
       service: this.settings.service,
       clientHost: this.io.clientHost,
       userid: userOf(state) ?? "",
-      mailbox: state.kind === "transaction" ? state.login.user : "",
+      // Cyrus records the mailbox's internal name (user.alice), not the user
+      mailbox: state.kind === "transaction" ? (this.settings.procMailbox?.(state.login.user, state.login.subfolder) ?? state.login.user) : "",
     });
   }
 
@@ -350,6 +355,8 @@ export class Session implements SessionContext {
           this.finish("eof");
           return;
         }
+        // log lines name the client as Cyrus's do ("host [ip]"); the lookup is bounded
+        if (this.io.clientHostReady) await this.io.clientHostReady;
         await this.execute(parseCommand(line));
         if (!this.runsCommands) return;
       }

@@ -47,6 +47,8 @@ export interface SessionSettings {
   maxLoginsPerUser: number;
   /** user_deny.db (auth/deny-db.ts): the message when the user is denied this service, checked before every command. */
   userDeny?: (user: string) => string | undefined;
+  /** The mailbox name proc files record for a logged-in user (Cyrus's internal name, user.alice). */
+  procMailbox?: (userid: string, subfolder: string | undefined) => string;
 }
 
 const words = (value: string | undefined) => new Set((value ?? "").split(/[\s,]+/).filter(Boolean));

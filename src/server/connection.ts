@@ -21,6 +21,8 @@ export class Connection implements SessionIO {
 
   /** The TLS socket once STLS or -s succeeded (certificate, cipher, keying material). */
   tlsSocket: Socket<any> | undefined;
+  /** Settles when the reverse lookup of the client's name is done (log/client-host.ts). */
+  clientHostReady: Promise<void> | undefined;
   /** Set by the transport when STLS can be offered; the session calls it through startTls(). */
   tlsUpgrade: (() => Promise<boolean>) | undefined;
 

@@ -20,6 +20,7 @@ const loadCyrusStore = () => require("../store/cyrus/index.ts") as typeof import
 import { join } from "node:path";
 import type { BackendConnector } from "../pop3/backend-link.ts";
 import { userDenyFromConfig } from "./user-deny.ts";
+import { internalName, userMailboxName } from "../store/cyrus/mailbox-name.ts";
 
 export interface Services {
   settings: SessionSettings;
@@ -45,6 +46,18 @@ export function buildServices(cfg: Config, options: ServiceOptions, log: Log): S
       stateDirectory: join(settings.configDirectory, "pop3d", "lastlogin"),
     });
   }
+  const naming = {
+    unixHierarchySep: cfg.bool("unixhierarchysep"),
+    virtDomains: cfg.enumValue("virtdomains") !== "off",
+    defaultDomain: cfg.str("defaultdomain"),
+  };
+  settings.procMailbox = (userid, subfolder) => {
+    try {
+      return internalName(userMailboxName(userid, subfolder, naming));
+    } catch {
+      return userid;
+    }
+  };
   const deny = userDenyFromConfig(cfg, log);
   if (deny) {
     const service = settings.service;

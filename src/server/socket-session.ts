@@ -5,6 +5,7 @@
  */
 import type { Socket, SocketHandler } from "bun";
 import { Connection, clientHostOf } from "./connection.ts";
+import { nameClientHost } from "../log/client-host.ts";
 import { Session, type SessionDeps } from "../pop3/session.ts";
 import type { SessionEnd } from "../pop3/session-io.ts";
 import { R, CRLF } from "../pop3/responses.ts";
@@ -47,6 +48,8 @@ function startSession(socket: Socket<SocketData>, starter: SessionStarter): void
       return settings ? upgradeToTls(socket, settings, starter) : Promise.resolve(false);
     };
   }
+  // the greeting does not wait for the reverse lookup; the first command does (log/client-host.ts)
+  conn!.clientHostReady = nameClientHost(conn!);
   const session = new Session(conn!, starter.deps);
   socket.data.session = session;
   starter.track?.(session);

@@ -78,7 +78,7 @@ describe("login lines and session end (§10, §5.5)", () => {
     const lines = linesOf(syslog, m.pid);
     for (const l of lines) expect(l.ident).toBe("pop3");
     const loginLine = lines.find((l) => l.message.startsWith("login:"));
-    expect(loginLine?.message).toBe(`login: [127.0.0.1] alice plaintext User logged in SESSIONID=<${sid}>`);
+    expect(loginLine?.message).toBe(`login: localhost [127.0.0.1] alice plaintext User logged in SESSIONID=<${sid}>`);
     expect(loginLine?.pri).toBe(DEFAULT_FACILITY * 8 + NOTICE);
     expect(lines.find((l) => l.message.startsWith("Expunged"))?.message).toBe(`Expunged 1 messages from ${fx.maildir("alice")}`);
     const usage = lines.find((l) => l.message.startsWith("USAGE"));
@@ -111,7 +111,7 @@ describe("login lines and session end (§10, §5.5)", () => {
     await quit(c);
     await sessionEnded(syslog, m.pid);
     const bad = linesOf(syslog, m.pid).filter((l) => l.message.startsWith("badlogin:"));
-    expect(bad.map((l) => l.message)).toEqual(["badlogin: [127.0.0.1] plaintext (alice) [SASL(-13): authentication failure: checkpass failed]"]);
+    expect(bad.map((l) => l.message)).toEqual(["badlogin: localhost [127.0.0.1] plaintext (alice) [SASL(-13): authentication failure: checkpass failed]"]);
     expect(bad[0]!.pri).toBe(DEFAULT_FACILITY * 8 + NOTICE);
     expectNoSecret(syslog, "not-the-password");
   });
@@ -129,8 +129,8 @@ describe("login lines and session end (§10, §5.5)", () => {
     await sessionEnded(syslog, m.pid);
     const messages = linesOf(syslog, m.pid).map((l) => l.message);
     // libsasl's _sasl_auxprop_verify_apop sets "login incorrect"; sasl_errdetail() appends it
-    expect(messages).toContain(`badlogin: [127.0.0.1] APOP (${challenge}) SASL(-13): authentication failure: login incorrect`);
-    expect(messages).toContain(`login: [127.0.0.1] alice APOP User logged in SESSIONID=<${sid}>`);
+    expect(messages).toContain(`badlogin: localhost [127.0.0.1] APOP (${challenge}) SASL(-13): authentication failure: login incorrect`);
+    expect(messages).toContain(`login: localhost [127.0.0.1] alice APOP User logged in SESSIONID=<${sid}>`);
     expectNoSecret(syslog, "alice-pw");
   });
 
@@ -144,8 +144,8 @@ describe("login lines and session end (§10, §5.5)", () => {
     await quit(c);
     await sessionEnded(syslog, m.pid);
     const messages = linesOf(syslog, m.pid).map((l) => l.message);
-    expect(messages).toContain("badlogin: [127.0.0.1] PLAIN (alice) [authentication failure]");
-    expect(messages).toContain(`login: [127.0.0.1] alice PLAIN User logged in SESSIONID=<${sid}>`);
+    expect(messages).toContain("badlogin: localhost [127.0.0.1] PLAIN (alice) [authentication failure]");
+    expect(messages).toContain(`login: localhost [127.0.0.1] alice PLAIN User logged in SESSIONID=<${sid}>`);
     expectNoSecret(syslog, "alice-pw", "wrong-secret", b64("\0alice\0alice-pw"), b64("\0alice\0wrong-secret"));
   });
 

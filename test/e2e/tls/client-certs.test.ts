@@ -70,7 +70,7 @@ describe("tls_client_certs: optional, tls_client_ca_file", () => {
     expect(saslMechanisms(r.events[0]!.lines)).toContain("EXTERNAL");
     expect(r.events[1]!.status).toMatch(/^\+OK Mailbox locked and ready/);
     expect(r.events[2]!.status).toMatch(/^\+OK 7 \d+$/);
-    await logged(server, /login: \[127\.0\.0\.1\] alice EXTERNAL\+TLS User logged in/, mark);
+    await logged(server, /login: localhost \[127\.0\.0\.1\] alice EXTERNAL\+TLS User logged in/, mark);
   });
 
   test("a certificate no known CA signed never authenticates (no 'authenticated as mallory', no EXTERNAL)", async () => {

@@ -148,7 +148,7 @@ describe("standalone --listen-proxy", () => {
       const mark = server.stderr().length;
       const got = await rawExchange(proxyPort, [Buffer.concat([header, Buffer.from("USER alice\r\nPASS alice-pw\r\nQUIT\r\n")])]);
       expect(got.split("\r\n")[0]).toMatch(GREETING);
-      await logged(server, /login: \[127\.0\.0\.1\] alice plaintext User logged in/, mark);
+      await logged(server, /login: localhost \[127\.0\.0\.1\] alice plaintext User logged in/, mark);
     }
   });
 

@@ -90,7 +90,7 @@ describe("--listen-tls (pop3s)", () => {
     expect(pass!.status).toMatch(/^\+OK Mailbox locked and ready SESSIONID=<[^>]+>$/);
     expect(quit!.status).toBe("+OK");
     expect(rest!.rest).toBe("");
-    await logged(server, /login: \[127\.0\.0\.1\] alice plaintext\+TLS User logged in/);
+    await logged(server, /login: localhost \[127\.0\.0\.1\] alice plaintext\+TLS User logged in/);
   });
 
   test("openssl s_client -connect: verified chain, greeting, login, STAT", async () => {

@@ -166,7 +166,7 @@ describe("allowstarttls: yes, allowplaintext: no", () => {
       steps: [{ cmd: "STLS" }, { starttls: true }, { cmd: "USER alice" }, { cmd: "PASS alice-pw" }, { cmd: "QUIT" }, { rest: true }],
     });
     await logged(server, /starttls: TLSv1\.[23] with cipher \S+ \(\d+\/\d+ bits new\) no authentication; application protocol = pop3/);
-    await logged(server, /login: \[127\.0\.0\.1\] alice plaintext\+TLS User logged in SESSIONID=<[^>]+>/);
+    await logged(server, /login: localhost \[127\.0\.0\.1\] alice plaintext\+TLS User logged in SESSIONID=<[^>]+>/);
   });
 });
 
