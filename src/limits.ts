@@ -29,9 +29,10 @@ export const MAILDROP_OPEN_FAILURE_PAUSE_MS = 3000;
  *  bench/RESULTS.md measured 256 KiB a little faster than 64 KiB. */
 export const STREAM_READ_CHUNK = 256 * 1024;
 
-/** Pipelined input buffered while a response is still being written; beyond this we stop reading
- *  from the socket (pause) so a client that never reads cannot make us buffer without bound. */
-export const MAX_PENDING_INPUT = 64 * 1024;
+/** Pipelined input buffered while earlier commands are still being answered; beyond this we stop
+ *  reading from the socket (pause) so a client that never reads cannot make us buffer without
+ *  bound. Reading resumes whenever the buffer holds no complete line, so longer lines still fit. */
+export const MAX_PENDING_INPUT = 16 * 1024;
 
 /** Answers to pipelined commands are collected up to this much before they are handed to the
  *  transport; beyond it, or while the transport still holds unsent bytes, the session takes no

@@ -6,6 +6,8 @@
  * client trickling a long line byte by byte costs linear, not quadratic, time.
  */
 const INITIAL_CAPACITY = 1024;
+/** An emptied buffer larger than this is given back (a command line fits in it). */
+const KEEP_CAPACITY = 16 * 1024;
 
 export class LineReader {
   private buf = Buffer.allocUnsafe(0);
@@ -69,7 +71,11 @@ export class LineReader {
     const line = Buffer.from(this.buf.subarray(this.head, this.head + cut));
     this.head += cut;
     this.searched = 0;
-    if (this.head === this.tail) this.head = this.tail = 0;
+    if (this.head === this.tail) {
+      this.head = this.tail = 0;
+      // a burst of pipelined input does not keep its buffer for the rest of the session
+      if (this.buf.length > KEEP_CAPACITY) this.buf = Buffer.allocUnsafe(0);
+    }
     return line;
   }
 

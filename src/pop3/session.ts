@@ -179,7 +179,7 @@ export class Session implements SessionContext {
   }
 
   flush(): boolean {
-    if (this.corkBytes === 0) return true;
+    if (this.corkBytes === 0) return !this.outputHeld;
     const data = Buffer.from(this.cork.join(""), "latin1");
     this.cork = [];
     this.corkBytes = 0;
@@ -216,7 +216,8 @@ export class Session implements SessionContext {
       if (!this.runsCommands) return null;
       // the output throttle: answers to pipelined commands pile up only to a few KiB, and no
       // further command is taken while the transport still holds unsent bytes
-      if ((this.outputHeld || this.corkBytes >= OUTPUT_THROTTLE_BYTES) && !this.flush()) {
+      if (this.corkBytes >= OUTPUT_THROTTLE_BYTES) this.flush();
+      if (this.outputHeld) {
         this.pauseInput();
         await this.outputDrained();
         continue;

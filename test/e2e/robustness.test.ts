@@ -233,6 +233,47 @@ describe("authentication", () => {
   });
 });
 
+describe("output throttle: clients that pipeline and never read", () => {
+  /** Per hostile client, what the server may keep (issue figure: 256 kB), plus slack for the heap:
+   *  the answers the kernel took before the server stopped are garbage the collector frees later.
+   *  Without the throttle one such client grew the server by more than a gigabyte. */
+  const PER_CLIENT_KB = 256;
+  const SLACK_KB = 48 * 1024;
+
+  /** `count` clients, half pipelining CAPA before login, half STAT after it; none of them reads. */
+  async function pipeliners(count: number): Promise<PopClient[]> {
+    const hostile: PopClient[] = [];
+    for (let i = 0; i < count; i++) {
+      const c = i % 2 === 0 ? await PopClient.connect(server.port) : await loggedIn();
+      c.pauseReading();
+      // 4 MiB each: far more than the kernel buffers hold, so the server must stop reading
+      c.send((i % 2 === 0 ? "CAPA\r\n" : "STAT\r\n").repeat(700_000));
+      hostile.push(c);
+    }
+    // the server has stopped reading each of them: its receive queue from the client fills up
+    for (const c of hostile) {
+      await waitFor(() => (tcpQueues(server.port, c.localPort)?.rx ?? 0) > 64 * 1024, "the server to stop reading a pipelining client");
+    }
+    return hostile;
+  }
+
+  test("CAPA before login and STAT after it: the server stops reading them, keeps little per client, and serves others", async () => {
+    // the first few grow the heap once (the answers the kernel took for them were garbage to collect)
+    const warmup = await pipeliners(4);
+    await healthySession();
+    const before = memoryKb(server.proc.pid).rss;
+    const hostile = await pipeliners(8);
+    await healthySession();
+    const after = memoryKb(server.proc.pid).rss;
+    console.log(`server RSS growth per non-reading pipelining client: ${Math.round((after - before) / hostile.length)} kB`);
+    expect(after - before).toBeLessThan(hostile.length * PER_CLIENT_KB + SLACK_KB);
+    for (const c of [...warmup, ...hostile]) c.abort();
+    await Promise.all([...warmup, ...hostile].map((c) => c.closed()));
+    await healthySession();
+    expectServerAlive();
+  });
+});
+
 describe("memory", () => {
   test("three concurrent RETR 7 (10 MiB each): server RSS and its peak stay under 150 MB", async () => {
     const clients = await Promise.all([loggedIn(), loggedIn(), loggedIn()]);

@@ -30,6 +30,7 @@ export class PopClient {
   private markClosed!: () => void;
   private outlet!: Outlet;
   private onDrain: () => void = () => {};
+  private socket: Socket<undefined> | undefined;
 
   private constructor() {
     this.closedPromise = new Promise((resolve) => (this.markClosed = resolve));
@@ -160,7 +161,18 @@ export class PopClient {
     wake?.();
   }
 
+  /** Stop reading from the socket: what the server sends piles up in the kernel (a client that never reads). */
+  pauseReading(): void {
+    this.socket?.pause();
+  }
+
+  /** The local TCP port (to find this connection in /proc/net/tcp). */
+  get localPort(): number {
+    return this.socket?.localPort ?? 0;
+  }
+
   private useSocket(socket: Socket<undefined>): void {
+    this.socket = socket;
     const { outlet, flush } = socketOutlet(socket);
     this.outlet = outlet;
     this.onDrain = flush;
