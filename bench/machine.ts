@@ -33,3 +33,9 @@ export function systemBusySeconds(): number {
   const busy = [0, 1, 2, 5, 6, 7].reduce((sum, i) => sum + (fields[i] ?? 0), 0);
   return busy / 100;
 }
+
+/** The busiest processes right now (a bench run should start on a quiet machine). */
+export function busiestProcesses(count = 5): string {
+  const r = Bun.spawnSync(["ps", "-eo", "pcpu,etime,comm", "--sort=-pcpu"], { stdout: "pipe", stderr: "ignore" });
+  return r.stdout.toString().trim().split("\n").slice(0, count + 1).join("\n");
+}

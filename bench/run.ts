@@ -21,7 +21,7 @@ import { parseArgs } from "node:util";
 import { BASELINE_COMMIT, buildBaseline, type BuiltBaseline } from "./baseline.ts";
 import { describePipelining, measurePipelining, type PipeliningRun } from "./hostile/pipelining.ts";
 import { measureFdLimit, measureProxyStall, type CpuWindow, type FdLimitRun } from "./hostile/stalls.ts";
-import { loadAverage, machineDescription } from "./machine.ts";
+import { busiestProcesses, loadAverage, machineDescription } from "./machine.ts";
 import { MODES, startService, usersFor, withService, type ModeId, type Programs } from "./modes.ts";
 import { ModesEnv } from "./modes-env.ts";
 import { beforeAfterTable, hostileTable, modesTable, targetsTable, type AllFigures, type ModeFigures } from "./modes-report.ts";
@@ -181,6 +181,7 @@ async function main(): Promise<void> {
   const started = performance.now();
   log(machineDescription());
   log(`load average at start: ${loadAverage()}`);
+  log(`busiest processes at start (ps %CPU is an average over each process's life):\n${busiestProcesses()}`);
   log(`binary: ${binary} (built ${statSync(binary).mtime.toISOString()})`);
   log(`plan: ${quick ? "--quick (smoke check, 1 run each)" : "full"}; ${JSON.stringify(PLAN)}`);
   log(`sessions: ${SESSION_USERS} users × ${SESSION_MESSAGES} messages of 2–200 KiB, ${SESSION_BYTES} bytes a session`);
