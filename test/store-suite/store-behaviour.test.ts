@@ -125,6 +125,25 @@ for (const [name, make] of SUBJECTS) {
       expect(after.size).toBeGreaterThan(0);
     });
 
+    test("mail delivered while a QUIT runs is never lost", async () => {
+      const before = await subjectsByUid(subject);
+      const drop = await subject.store().open(subject.user, undefined);
+      try {
+        const deliveries = (async () => {
+          for (let i = 0; i < 4; i++) await subject.deliver(`From: a@example.org\nSubject: racing ${i}\n\nracing the QUIT\n`);
+        })();
+        await Promise.all([drop.commit({ deleted: [0, 1], retrieved: [] }), deliveries]);
+      } finally {
+        drop.close();
+      }
+      const after = await subjectsByUid(subject);
+      const lines = [...after.values()];
+      for (let i = 0; i < 4; i++) expect(lines).toContain(`racing ${i}`);
+      const [first, second] = [...before.keys()];
+      expect(after.has(first!) || after.has(second!)).toBe(false);
+      for (const [uid, line] of before) if (uid !== first && uid !== second) expect(after.get(uid)).toBe(line);
+    });
+
     test("kill -9 at random moments of QUIT: all of that QUIT's deletions or none", async () => {
       if (subject.quitDriver === undefined) return; // the memory store has nothing a crash could leave behind
       const driverPath = `${process.env.TMPDIR ?? "/tmp"}/pop3d-suite-driver-${process.pid}-${name.replace(/\W/g, "")}.ts`;

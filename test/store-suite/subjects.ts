@@ -2,12 +2,13 @@
  * The stores the behaviour suite runs against, each behind the same small adapter: how to build
  * the store, how an MDA delivers into it, and how a separate process opens it (for kill -9).
  */
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { fstatSync, mkdtempSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { MailStore } from "../../src/store/maildrop.ts";
 import { MaildirStore } from "../../src/store/maildir/index.ts";
 import { MboxStore } from "../../src/store/mbox/index.ts";
+import { withMboxLock } from "../../src/store/mbox/mbox-lock.ts";
 import { CyrusStore, cyrusStoreOptions } from "../../src/store/cyrus/index.ts";
 import { loadConfig } from "../../src/config/index.ts";
 import { MemoryStore } from "../support/memory-store.ts";
@@ -71,11 +72,16 @@ export function mboxSubject(): StoreSubject {
     name: "mbox",
     user: "alice",
     store: () => new MboxStore({ pathTemplate: template }),
-    // What an MDA appends: a From_ line, the message with From_ lines quoted, a blank line.
+    // What an MDA appends — a From_ line, the message with From_ lines quoted, a blank line —
+    // under the dotlock and the fcntl lock, as procmail and postfix local(8) take them.
     deliver: async (message) => {
       const quoted = message.replace(/^(>*From )/gm, ">$1");
       const body = quoted.endsWith("\n") ? quoted : `${quoted}\n`;
-      appendFileSync(join(root, "alice"), `From sender@example.org Sat Dec  5 10:00:${String(mboxCounter++ % 60).padStart(2, "0")} 2026\n${body}\n`);
+      const entry = `From sender@example.org Sat Dec  5 10:00:${String(mboxCounter++ % 60).padStart(2, "0")} 2026\n${body}\n`;
+      // Written through the locked descriptor: closing another one would drop this process's fcntl lock.
+      await withMboxLock(join(root, "alice"), (lock) => {
+        writeSync(lock.fd!, Buffer.from(entry, "latin1"), 0, Buffer.byteLength(entry, "latin1"), fstatSync(lock.fd!).size);
+      });
     },
     quitDriver: driver(
       `import { MboxStore } from ${JSON.stringify(`${SRC}/store/mbox/index.ts`)};`,

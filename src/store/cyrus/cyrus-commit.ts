@@ -72,7 +72,8 @@ export async function commitToMailbox(
     locks.push(await lockNameFile(target.files.nameLock, "shared"));
     const indexLock = locks.push(await lockDataFile(target.files.index, "exclusive", true));
 
-    const index = IndexFile.read(indexLock.fd);
+    // Read off the JS thread: a big mailbox's index is megabytes.
+    const index = await IndexFile.readAsync(indexLock.fd);
     if ((index.header.options & OPT_MAILBOX_DELETED) !== 0) {
       throw new StoreError("perm", IMAP_MAILBOX_NONEXISTENT, `${target.internalName}: being deleted`);
     }
