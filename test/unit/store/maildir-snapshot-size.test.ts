@@ -2,14 +2,17 @@
  * The Maildir snapshot is compact (issue: ≤ 150 bytes a message while a session holds it), its
  * UIDs are those of the list, and a login lets the event loop run while it works.
  */
-import { afterEach, beforeEach, expect, test } from "bun:test";
+import { afterEach, beforeEach, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { MaildirStore } from "../../../src/store/maildir/index.ts";
 import type { MaildirMaildrop } from "../../../src/store/maildir/maildir-maildrop.ts";
 import { makeFixture, type MaildirFixture } from "./maildir-fixture.ts";
 
-const MESSAGES = 5_000;
+// Hang guard only: 2,000 files are written and listed; nothing here measures time.
+setDefaultTimeout(120_000);
+
+const MESSAGES = 2_000;
 const MAX_BYTES_PER_MESSAGE = 150;
 
 let fx: MaildirFixture;
