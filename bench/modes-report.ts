@@ -55,6 +55,7 @@ export function modesTable(all: AllFigures, order: ModeId[]): string {
   const rows: string[][] = [];
   for (const c of [4, 16, 64]) rows.push(row(`sessions/min, ${c} clients`, (m) => fmt(pick.sessionsPerMinute(m, c))));
   for (const c of [4, 16, 64]) rows.push(row(`server CPU per session, ${c} clients (ms)`, (m) => fmt(pick.cpuMs(m, c), 1)));
+  rows.push(row("one session's wall time at 4 clients (p50, ms)", (m) => fmt(med(m.load?.find((p) => p.clients === 4)?.rounds.map((r) => r.latencyMs.p50)))));
   rows.push(row("other processes' CPU during the load rounds (% of a core)", (m) => fmt(med(m.load?.flatMap((p) => p.rounds.map((r) => (r.otherCpu ?? NaN) * 100))))));
   rows.push(row("load generator's CPU at 64 clients (% of a core)", (m) => fmt(med(m.load?.find((p) => p.clients === 64)?.rounds.map((r) => r.clientCpu * 100)))));
   rows.push(row("idle connections measured", (m) => fmt(pick.idle(m, (r) => r.opened))));
