@@ -48,6 +48,8 @@ export class BenchSpool {
         `pop3_passwd_file: ${this.passwdPath}`,
         `allowplaintext: yes`,
         `failedloginpause: 0`,
+        // one process: these figures read one pid's /proc entries (the default is a worker per CPU)
+        `pop3_workers: 1`,
         ...(process.getuid?.() === 0 && !this.owner ? ["pop3_run_as: root"] : []),
         "",
       ].join("\n"),

@@ -57,7 +57,7 @@ const steps = new Set(args.steps!.split(","));
 /** Every count and time bound of the run; --quick is a smoke check of the same steps. */
 const PLAN = quick
   ? { runs: 1, clients: [4, 16, 64], loadSeconds: 2, warmupSeconds: 1, greetCount: 10, freshCount: 5, idleMulti: 200, loggedMulti: 50, idleOne: 20, hugeMessages: 10_000, hostileSeconds: 2, stalled: 50, openTimeoutMs: 60_000 }
-  : { runs: 3, clients: [4, 16, 64], loadSeconds: 5, warmupSeconds: 3, greetCount: 50, freshCount: 30, idleMulti: 2_000, loggedMulti: 500, idleOne: 500, hugeMessages: 100_000, hostileSeconds: 5, stalled: 200, openTimeoutMs: 120_000 };
+  : { runs: 3, clients: [4, 16, 64], loadSeconds: 5, warmupSeconds: 3, greetCount: 50, freshCount: 30, idleMulti: 2_000, loggedMulti: 500, idleOne: 300, hugeMessages: 100_000, hostileSeconds: 4, stalled: 200, openTimeoutMs: 120_000 };
 if (args.runs) PLAN.runs = Math.max(1, Number(args.runs));
 /** Hostile non-reading clients per run. */
 const HOSTILE_CLIENTS = 4;
