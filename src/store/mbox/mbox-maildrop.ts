@@ -7,7 +7,9 @@ import { readSync } from "node:fs";
 import { StoreError, type CommitRequest, type CommitResult, type Maildrop, type MessageInfo, type MessageSource } from "../maildrop.ts";
 import { FileLockTimeoutError } from "../../sys/file-lock.ts";
 import type { FromQuoting } from "./mbox-format.ts";
-import { readIndex, writeIndex, type IndexEntry, type MboxIndex } from "./mbox-index.ts";
+import { readIndex, writeIndex, type MboxIndex } from "./mbox-index.ts";
+import { MboxSnapshot, type SnapshotEntry } from "./mbox-snapshot.ts";
+import { TimeSlicer } from "../fs/time-slice.ts";
 import { closeMboxDescriptor, withMboxLock, type MboxLock } from "./mbox-lock.ts";
 import { refreshIndex, type RefreshOptions } from "./index-refresh.ts";
 import { changedByOthers, rewriteMbox } from "./mbox-rewrite.ts";
@@ -27,25 +29,31 @@ export class MboxMaildrop implements Maildrop {
   readonly newUidl = true;
   readonly uidValidity: number;
   readonly messages: readonly MessageInfo[];
-  private readonly entries: readonly IndexEntry[];
   private readonly epoch: number;
   private closed = false;
 
-  constructor(
+  private constructor(
     private readonly path: string,
-    snapshot: MboxIndex,
+    index: MboxIndex,
+    private readonly snapshot: MboxSnapshot,
     /** Read-only descriptor of the mbox the snapshot describes; undefined when there is no mbox. */
     private readonly fd: number | undefined,
     private readonly options: MboxSessionOptions,
   ) {
-    this.uidValidity = snapshot.uidValidity;
-    this.epoch = snapshot.epoch;
-    this.entries = snapshot.entries;
-    const entries = snapshot.entries;
-    this.messages = messageListView(entries.length, (i) => {
-      const e = entries[i]!;
-      return { uid: e.uid, size: e.wireSize, uidl: options.storeUidls ? e.uidl : undefined };
-    });
+    this.uidValidity = index.uidValidity;
+    this.epoch = index.epoch;
+    this.messages = messageListView(snapshot.count, (i) => ({ uid: snapshot.uid(i), size: snapshot.wireSize(i), uidl: snapshot.uidl(i) }));
+  }
+
+  /** The session's snapshot of `index`, kept compact (mbox-snapshot.ts); the index entries can go. */
+  static async of(path: string, index: MboxIndex, fd: number | undefined, options: MboxSessionOptions): Promise<MboxMaildrop> {
+    const snapshot = await MboxSnapshot.of(index.entries, options.storeUidls, new TimeSlicer());
+    return new MboxMaildrop(path, index, snapshot, fd, options);
+  }
+
+  /** Every byte the snapshot keeps for its messages. */
+  get snapshotBytes(): number {
+    return this.snapshot.byteLength;
   }
 
   open(index: number): MessageSource {
@@ -61,7 +69,7 @@ export class MboxMaildrop implements Maildrop {
       throw new StoreError("perm", COULD_NOT_READ, `${describe}: ${error instanceof Error ? error.message : String(error)}`);
     }
     // Another program may have rewritten the file in place since the snapshot.
-    if (got !== fromLength || Bun.hash.crc32(fromLine) !== entry.fromCrc) {
+    if (got !== fromLength || Bun.hash.crc32(fromLine) >>> 0 !== entry.fromCrc) {
       throw new StoreError("perm", COULD_NOT_READ, `${describe}: its From_ line is no longer there`);
     }
     const quoting: FromQuoting = entry.unquote ? this.options.refresh.parse.quoting : "none";
@@ -87,10 +95,11 @@ export class MboxMaildrop implements Maildrop {
     if (this.fd !== undefined) closeMboxDescriptor(this.path, this.fd);
   }
 
-  private entry(index: number): IndexEntry {
-    const entry = this.entries[index];
-    if (entry === undefined) throw new RangeError(`message index ${index} outside 0..${this.entries.length - 1} of ${this.path}`);
-    return entry;
+  private entry(index: number): SnapshotEntry {
+    if (!Number.isInteger(index) || index < 0 || index >= this.snapshot.count) {
+      throw new RangeError(`message index ${index} outside 0..${this.snapshot.count - 1} of ${this.path}`);
+    }
+    return this.snapshot.entry(index);
   }
 
   private async expungeLocked(lock: MboxLock, deleteUids: ReadonlySet<number>): Promise<CommitResult> {

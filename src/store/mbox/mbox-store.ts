@@ -74,7 +74,7 @@ export class MboxStore implements MailStore {
       closeMboxDescriptor(path, fd);
       throw new StoreError("temp", "Mailbox is locked", `${path} was replaced while locked`);
     }
-    return new MboxMaildrop(path, index, fd, this.session);
+    return MboxMaildrop.of(path, index, fd, this.session);
   }
 
   /** No mbox file is an empty maildrop (MDAs create it at the first delivery); no directory is an error. */
@@ -89,7 +89,7 @@ export class MboxStore implements MailStore {
       file: UNKNOWN_FILE,
       entries: [],
     };
-    return new MboxMaildrop(path, empty, undefined, this.session);
+    return MboxMaildrop.of(path, empty, undefined, this.session);
   }
 }
 

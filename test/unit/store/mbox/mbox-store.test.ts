@@ -3,6 +3,7 @@ import { appendFileSync, chmodSync, chownSync, existsSync, readFileSync, statSyn
 import { join } from "node:path";
 import { StoreError, type Maildrop } from "../../../../src/store/maildrop.ts";
 import { MboxStore, type MboxStoreOptions } from "../../../../src/store/mbox/index.ts";
+import type { MboxMaildrop } from "../../../../src/store/mbox/mbox-maildrop.ts";
 import { indexPath } from "../../../../src/store/mbox/mbox-index.ts";
 import { rewriteTempPath } from "../../../../src/store/mbox/mbox-rewrite.ts";
 import { mboxOf, message, readSource, storedBytes, tempDir, wireBytes } from "./mbox-test-kit.ts";
@@ -152,5 +153,22 @@ describe("QUIT commit", () => {
     writeFileSync(path, bytes);
     expect(() => drop.open(1)).toThrow(StoreError);
     drop.close();
+  });
+});
+
+describe("snapshot size", () => {
+  test("a session keeps at most 150 bytes a message, UIDLs included, and the same UIDLs as the index", async () => {
+    const { store } = setup(originals(2_000));
+    const first = await store.open("alice", undefined);
+    const again = await store.open("alice", undefined);
+    try {
+      expect(first.messages.length).toBe(2_000);
+      expect((first as MboxMaildrop).snapshotBytes / 2_000).toBeLessThanOrEqual(150);
+      expect(again.messages.map((m) => [m.uid, m.size, m.uidl])).toEqual(first.messages.map((m) => [m.uid, m.size, m.uidl]));
+      expect(new Set(first.messages.map((m) => m.uidl)).size).toBe(2_000);
+    } finally {
+      first.close();
+      again.close();
+    }
   });
 });

@@ -1,0 +1,95 @@
+/**
+ * What an mbox session keeps of its login's index: per message the UID, where it sits, its wire
+ * size, its From_ line's crc, how to unquote it, and (when UIDLs come from the index) its UIDL —
+ * in typed arrays and one string of all UIDLs, about 60 bytes a message plus the UIDL, where the
+ * index entries are objects of several hundred. The entries themselves are dropped after login.
+ */
+import type { IndexEntry } from "./mbox-index.ts";
+import type { TimeSlicer } from "../fs/time-slice.ts";
+
+export interface SnapshotEntry {
+  readonly uid: number;
+  readonly offset: number;
+  readonly contentStart: number;
+  readonly contentEnd: number;
+  readonly fromCrc: number;
+  readonly unquote: boolean;
+}
+
+export class MboxSnapshot {
+  private constructor(
+    readonly count: number,
+    private readonly uids: Float64Array,
+    private readonly offsets: Float64Array,
+    private readonly contentStarts: Float64Array,
+    private readonly contentEnds: Float64Array,
+    private readonly wireSizes: Float64Array,
+    private readonly fromCrcs: Uint32Array,
+    private readonly unquotes: Uint8Array,
+    /** Every UIDL, concatenated; message i's is uidlText[uidlEnds[i-1] .. uidlEnds[i]). Empty without UIDLs. */
+    private readonly uidlText: string,
+    private readonly uidlEnds: Uint32Array | undefined,
+  ) {}
+
+  static async of(entries: readonly IndexEntry[], keepUidls: boolean, slicer: TimeSlicer): Promise<MboxSnapshot> {
+    const n = entries.length;
+    const uids = new Float64Array(n);
+    const offsets = new Float64Array(n);
+    const contentStarts = new Float64Array(n);
+    const contentEnds = new Float64Array(n);
+    const wireSizes = new Float64Array(n);
+    const fromCrcs = new Uint32Array(n);
+    const unquotes = new Uint8Array(n);
+    const uidlEnds = keepUidls ? new Uint32Array(n) : undefined;
+    const uidls: string[] = [];
+    let uidlLength = 0;
+    for (let i = 0; i < n; i++) {
+      if ((i & 1023) === 0 && slicer.due()) await slicer.yield();
+      const e = entries[i]!;
+      uids[i] = e.uid;
+      offsets[i] = e.offset;
+      contentStarts[i] = e.contentStart;
+      contentEnds[i] = e.contentEnd;
+      wireSizes[i] = e.wireSize;
+      fromCrcs[i] = e.fromCrc >>> 0;
+      unquotes[i] = e.unquote ? 1 : 0;
+      if (uidlEnds !== undefined) {
+        uidls.push(e.uidl);
+        uidlLength += e.uidl.length;
+        uidlEnds[i] = uidlLength;
+      }
+    }
+    return new MboxSnapshot(n, uids, offsets, contentStarts, contentEnds, wireSizes, fromCrcs, unquotes, uidls.join(""), uidlEnds);
+  }
+
+  uid(i: number): number {
+    return this.uids[i]!;
+  }
+
+  wireSize(i: number): number {
+    return this.wireSizes[i]!;
+  }
+
+  uidl(i: number): string | undefined {
+    const ends = this.uidlEnds;
+    if (ends === undefined) return undefined;
+    return this.uidlText.slice(i === 0 ? 0 : ends[i - 1]!, ends[i]!);
+  }
+
+  entry(i: number): SnapshotEntry {
+    return {
+      uid: this.uids[i]!,
+      offset: this.offsets[i]!,
+      contentStart: this.contentStarts[i]!,
+      contentEnd: this.contentEnds[i]!,
+      fromCrc: this.fromCrcs[i]!,
+      unquote: this.unquotes[i] === 1,
+    };
+  }
+
+  /** Every byte the snapshot keeps (UIDL text counted at one byte a character: UIDLs are ASCII). */
+  get byteLength(): number {
+    const arrays = [this.uids, this.offsets, this.contentStarts, this.contentEnds, this.wireSizes, this.fromCrcs, this.unquotes, this.uidlEnds];
+    return this.uidlText.length + arrays.reduce((sum, a) => sum + (a?.buffer.byteLength ?? 0), 0);
+  }
+}
