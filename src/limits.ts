@@ -66,3 +66,7 @@ export const MAX_USERNAME_BYTES = 80;
  *  Cyrus's get_clienthost writes them). Cyrus waits for it before the greeting; we never delay the
  *  greeting and wait at most this long before the first command is run, then log "[ip]". */
 export const CLIENT_NAME_LOOKUP_MS = 2000;
+
+/** A TLS handshake (pop3s, or after STLS) that has not completed within this is dropped, as
+ *  Cyrus's tls_start_servertls does with its fixed 180 s timeout. */
+export const TLS_HANDSHAKE_SECONDS = 180;

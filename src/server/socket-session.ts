@@ -1,7 +1,9 @@
 /**
  * Bun socket handlers that run one POP3 session per socket, in every launch mode: standalone
  * (Bun.listen), stdio (Bun.connect({fd: 0})) and master (Bun.connect({fd}) after accept4).
- * Order per connection, as in Cyrus (§2.8): PROXY header (-H), implicit TLS (-s), greeting.
+ * Order per connection, as in Cyrus (pop3d.c:service_main): PROXY header (-H), implicit TLS
+ * (-s), greeting. Every wait the client controls has a deadline: the PROXY header
+ * (PROXY_HEADER_TIMEOUT_MS) and each TLS handshake, pop3s or STLS (TLS_HANDSHAKE_SECONDS).
  */
 import type { Socket, SocketHandler } from "bun";
 import { Connection, clientHostOf } from "./connection.ts";
@@ -9,18 +11,18 @@ import { nameClientHost } from "../log/client-host.ts";
 import { Session, type SessionDeps } from "../pop3/session.ts";
 import type { SessionEnd } from "../pop3/session-io.ts";
 import { R, CRLF } from "../pop3/responses.ts";
-import type { ProxiedAddress } from "./haproxy.ts";
-import { readProxyHeaderFromFd } from "./proxy-fd.ts";
+import { MAX_V2_PAYLOAD, parseProxyHeader, type ProxiedAddress } from "./haproxy.ts";
+import { PROXY_HEADER_TIMEOUT_MS, readProxyHeaderFromFd } from "./proxy-fd.ts";
 import { describeTls, type TlsSettings } from "./tls.ts";
-
-/** -s: Cyrus bounds the pop3s handshake at 180 s (§7). */
-export const IMPLICIT_TLS_HANDSHAKE_SECONDS = 180;
+import { TLS_HANDSHAKE_SECONDS } from "../limits.ts";
 
 export interface SocketData {
   conn?: Connection;
   session?: Session;
   timer?: ReturnType<typeof setTimeout>;
   reported?: boolean;
+  /** Standalone -H on a plain listener: the PROXY header's bytes so far, until it is whole. */
+  proxyBytes?: Buffer;
 }
 
 export interface SessionStarter {
@@ -69,9 +71,21 @@ export function upgradeToTls(socket: Socket<SocketData>, settings: TlsSettings, 
   conn.upgrading = true;
   return new Promise<boolean>((resolve) => {
     let settled = false;
+    // a client that never finishes the handshake (or never starts it after STLS) is dropped,
+    // as Cyrus's tls_start_servertls does after its 180 s timeout
+    let tlsSide: Socket<SocketData> | undefined;
+    const deadline = setTimeout(() => {
+      settle(false);
+      // the raw socket belongs to the TLS layer now: closing the TLS side closes the connection
+      tlsSide?.terminate();
+      conn.terminate();
+      // after whoever awaits the handshake has seen it fail (its log line decides the exit code)
+      setImmediate(() => report(socket, starter, "eof"));
+    }, TLS_HANDSHAKE_SECONDS * 1000);
     const settle = (ok: boolean) => {
       if (settled) return;
       settled = true;
+      clearTimeout(deadline);
       resolve(ok);
     };
     const tlsHandlers: SocketHandler<SocketData> = {
@@ -103,7 +117,7 @@ export function upgradeToTls(socket: Socket<SocketData>, settings: TlsSettings, 
       error() {},
     };
     try {
-      socket.upgradeTLS<SocketData>({ isServer: true, tls: settings.options as any, data: socket.data, socket: tlsHandlers });
+      [, tlsSide] = socket.upgradeTLS<SocketData>({ isServer: true, tls: settings.options as any, data: socket.data, socket: tlsHandlers });
     } catch {
       settle(false);
     }
@@ -115,12 +129,10 @@ function beginAfterProxy(socket: Socket<SocketData>, starter: SessionStarter): v
     const settings = starter.tls?.();
     if (!settings) {
       starter.failed?.("pop3s: required TLS options not present", socket.data.conn!.clientHost);
-      socket.end();
+      socket.data.conn!.close();
       return;
     }
-    socket.data.timer = setTimeout(() => socket.end(), IMPLICIT_TLS_HANDSHAKE_SECONDS * 1000);
     void upgradeToTls(socket, settings, starter).then((ok) => {
-      clearTimeout(socket.data.timer);
       if (ok) startSession(socket, starter);
       else starter.failed?.(`TLS negiation failed: ${socket.data.conn!.clientHost}`, socket.data.conn!.clientHost);
     });
@@ -129,31 +141,66 @@ function beginAfterProxy(socket: Socket<SocketData>, starter: SessionStarter): v
   startSession(socket, starter);
 }
 
+/** The PROXY header was bad, incomplete at the deadline, or cut short: say so (plain POP3 only) and close. */
+function proxyFailed(socket: Socket<SocketData>, starter: SessionStarter, reason: string): void {
+  const conn = socket.data.conn!;
+  socket.data.proxyBytes = undefined;
+  if (socket.data.timer) clearTimeout(socket.data.timer);
+  if (conn.isClosed) return;
+  starter.failed?.(`unable to read HAProxy protocol header: ${reason}`, conn.clientHost);
+  if (!starter.implicitTls) conn.write(Buffer.from(R.haproxyFailed + CRLF, "latin1"));
+  conn.close();
+}
+
+function proxyAccepted(socket: Socket<SocketData>, starter: SessionStarter, source: ProxiedAddress | undefined): void {
+  if (socket.data.timer) clearTimeout(socket.data.timer);
+  if (source) socket.data.conn!.clientHost = clientHostOf(source.address);
+  beginAfterProxy(socket, starter);
+}
+
 /**
- * Standalone -H: the socket is paused while the header is peeked from its fd and consumed, so
- * everything behind it (commands, or the TLS ClientHello) is still in the kernel afterwards.
+ * Standalone -H. On a plain listener the header comes through the socket's data events, so a
+ * connection stalled inside it costs a timer and nothing else. Before a TLS handshake the bytes
+ * behind the header (the ClientHello) must stay in the kernel for the TLS layer: the socket is
+ * paused and the header peeked from its fd and consumed.
  */
 function readProxyHeader(socket: Socket<SocketData>, starter: SessionStarter): void {
   const conn = socket.data.conn!;
-  const fd = (socket as unknown as { fd?: number }).fd;
-  if (typeof fd !== "number" || fd < 0) {
-    starter.failed?.("unable to read HAProxy protocol header: socket has no fd", conn.clientHost);
-    socket.end();
+  socket.data.timer = setTimeout(() => proxyFailed(socket, starter, "timed out waiting for the PROXY header"), PROXY_HEADER_TIMEOUT_MS);
+  if (!starter.implicitTls) {
+    socket.data.proxyBytes = Buffer.alloc(0);
     return;
   }
+  const fd = (socket as unknown as { fd?: number }).fd;
+  if (typeof fd !== "number" || fd < 0) return proxyFailed(socket, starter, "socket has no fd");
   socket.pause();
   void readProxyHeaderFromFd(fd, true).then((header) => {
     if (conn.isClosed) return;
-    if (header.status !== "ok") {
-      starter.failed?.(`unable to read HAProxy protocol header: ${header.status === "invalid" ? header.reason : "incomplete"}`, conn.clientHost);
-      if (!starter.implicitTls) socket.write(R.haproxyFailed + CRLF);
-      socket.end();
-      return;
-    }
-    if (header.source) conn.clientHost = clientHostOf(header.source.address);
-    beginAfterProxy(socket, starter);
+    if (header.status !== "ok") return proxyFailed(socket, starter, header.status === "invalid" ? header.reason : "incomplete");
+    proxyAccepted(socket, starter, header.source);
     socket.resume();
   });
+}
+
+/** A plain listener's bytes while the PROXY header is incomplete; what follows it goes to the session. */
+function proxyData(socket: Socket<SocketData>, starter: SessionStarter, chunk: Uint8Array): void {
+  const bytes = Buffer.concat([socket.data.proxyBytes!, chunk]);
+  const header = parseProxyHeader(bytes);
+  if (header.status === "incomplete") {
+    if (bytes.length >= 16 + MAX_V2_PAYLOAD) return proxyFailed(socket, starter, "PROXY header too long");
+    socket.data.proxyBytes = bytes;
+    return;
+  }
+  socket.data.proxyBytes = undefined;
+  if (header.status === "invalid") return proxyFailed(socket, starter, header.reason);
+  proxyAccepted(socket, starter, header.source);
+  const rest = bytes.subarray(header.length);
+  if (rest.length > 0) socket.data.session?.receive(rest);
+}
+
+/** pop3s on a TLS listener: the handshake Bun runs for us gets the same deadline as ours. */
+function armListenerHandshakeDeadline(socket: Socket<SocketData>): void {
+  socket.data.timer = setTimeout(() => socket.data.conn!.terminate(), TLS_HANDSHAKE_SECONDS * 1000);
 }
 
 export function sessionHandlers(starter: SessionStarter): SocketHandler<SocketData> {
@@ -164,25 +211,28 @@ export function sessionHandlers(starter: SessionStarter): SocketHandler<SocketDa
       if (starter.proxy) {
         if (!starter.proxy.trusted(socket.remoteAddress)) {
           starter.failed?.("PROXY header refused from an untrusted address", socket.data.conn!.clientHost);
-          socket.end();
+          socket.data.conn!.close();
           return;
         }
         readProxyHeader(socket, starter);
         return;
       }
-      // a TLS listener greets from the handshake handler (writes before it return 0, bun-findings §1)
+      // a TLS listener greets from the handshake handler (a TLS socket accepts no writes before it)
       if (starter.implicitTls !== "listener") beginAfterProxy(socket, starter);
+      else armListenerHandshakeDeadline(socket);
     },
     handshake(socket, success) {
       if (starter.implicitTls !== "listener" || socket.data.session || starter.proxy) return;
+      if (socket.data.timer) clearTimeout(socket.data.timer);
       if (success) starter.deps.log.notice(describeTls(socket));
       if (success) startSession(socket, starter);
       else starter.failed?.(`TLS negiation failed: ${socket.data.conn!.clientHost}`, socket.data.conn!.clientHost);
     },
     data(socket, chunk) {
       const { conn, session } = socket.data ?? {};
-      // after upgradeTLS the raw socket still sees the ciphertext (bun-findings §2): not ours
+      // after upgradeTLS the raw socket still sees the ciphertext: not ours
       if (!conn || conn.upgrading) return;
+      if (socket.data.proxyBytes) return proxyData(socket, starter, chunk);
       session?.receive(chunk);
     },
     drain(socket) {
@@ -191,6 +241,7 @@ export function sessionHandlers(starter: SessionStarter): SocketHandler<SocketDa
     },
     end(socket) {
       if (socket.data?.conn?.upgrading) return;
+      if (socket.data?.proxyBytes) return proxyFailed(socket, starter, "connection closed inside the PROXY header");
       socket.data?.session?.receiveEnd();
     },
     close(socket) {
