@@ -16,6 +16,12 @@ const LIBC_SYMBOLS = {
   dup: { args: ["i32"], returns: "i32" },
   socket: { args: ["i32", "i32", "i32"], returns: "i32" },
   connect: { args: ["i32", "ptr", "u32"], returns: "i32" },
+  bind: { args: ["i32", "ptr", "u32"], returns: "i32" },
+  listen: { args: ["i32", "i32"], returns: "i32" },
+  getsockopt: { args: ["i32", "i32", "i32", "ptr", "ptr"], returns: "i32" },
+  setsockopt: { args: ["i32", "i32", "i32", "ptr", "u32"], returns: "i32" },
+  getsockname: { args: ["i32", "ptr", "ptr"], returns: "i32" },
+  prctl: { args: ["i32", "u64", "u64", "u64", "u64"], returns: "i32" },
   send: { args: ["i32", "ptr", "u64", "i32"], returns: "i64" },
   recv: { args: ["i32", "ptr", "u64", "i32"], returns: "i64" },
   geteuid: { args: [], returns: "u32" },
@@ -253,4 +259,89 @@ const MSG_PEEK = 0x02;
 export function receiveBytes(fd: number, into: Uint8Array, length: number, peek: boolean): number {
   const n = Number(libc().recv(fd, into, length, MSG_DONTWAIT | (peek ? MSG_PEEK : 0)));
   return n >= 0 ? n : -errno();
+}
+
+// ---- listening sockets: inetd wait = yes (SO_ACCEPTCONN), standalone workers (shared fds) -----
+
+const SOL_SOCKET = 1;
+const SO_REUSEADDR = 2;
+const SO_ACCEPTCONN = 30;
+const AF_INET = 2;
+const AF_INET6 = 10;
+const SOCK_STREAM = 1;
+/** The backlog Bun.listen uses too. */
+const LISTEN_BACKLOG = 511;
+
+/** getsockopt(SO_ACCEPTCONN): whether `fd` is a socket in the listening state. */
+export function isListeningSocket(fd: number): boolean {
+  const value = new Int32Array(1);
+  const length = new Uint32Array([4]);
+  if (libc().getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, value, length) !== 0) return false;
+  return value[0] !== 0;
+}
+
+/** The 4 or 16 bytes of a numeric IPv4/IPv6 address; undefined for anything else. */
+function addressBytes(host: string): Uint8Array | undefined {
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host);
+  if (v4) {
+    const parts = v4.slice(1).map(Number);
+    return parts.every((p) => p <= 255) ? new Uint8Array(parts) : undefined;
+  }
+  if (!host.includes(":")) return undefined;
+  const [head = "", tail, extra] = host.split("::");
+  if (extra !== undefined) return undefined;
+  const groups = (text: string) => (text === "" ? [] : text.split(":"));
+  const front = groups(head);
+  const back = tail === undefined ? [] : groups(tail);
+  const missing = 8 - front.length - back.length;
+  if ((tail === undefined && missing !== 0) || missing < 0) return undefined;
+  const all = [...front, ...Array<string>(missing).fill("0"), ...back];
+  const bytes = new Uint8Array(16);
+  for (let i = 0; i < 8; i++) {
+    if (!/^[0-9a-f]{1,4}$/i.test(all[i]!)) return undefined;
+    const value = Number.parseInt(all[i]!, 16);
+    bytes[2 * i] = value >> 8;
+    bytes[2 * i + 1] = value & 0xff;
+  }
+  return bytes;
+}
+
+/**
+ * A listening TCP socket bound to a numeric address (close-on-exec; a child that should share it
+ * gets it through its stdio mapping). Returns the fd and the bound port (port 0 picks one).
+ */
+export function listenTcp(host: string, port: number): { fd: number; port: number } {
+  const bytes = addressBytes(host);
+  if (!bytes) throw new Error(`cannot listen on "${host}": a numeric IPv4 or IPv6 address is needed with pop3_workers`);
+  const fns = libc();
+  const v6 = bytes.length === 16;
+  const fd = fns.socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw new LibcError("socket", errno());
+  const address = new Uint8Array(v6 ? 28 : 16);
+  const view = new DataView(address.buffer);
+  view.setUint16(0, v6 ? AF_INET6 : AF_INET, true);
+  view.setUint16(2, port, false);
+  address.set(bytes, v6 ? 8 : 4);
+  const one = new Int32Array([1]);
+  try {
+    if (fns.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, one, 4) !== 0) throw new LibcError("setsockopt(SO_REUSEADDR)", errno());
+    if (fns.bind(fd, address, address.length) !== 0) throw new LibcError(`bind(${host}:${port})`, errno());
+    if (fns.listen(fd, LISTEN_BACKLOG) !== 0) throw new LibcError("listen", errno());
+    const length = new Uint32Array([address.length]);
+    if (fns.getsockname(fd, address, length) !== 0) throw new LibcError("getsockname", errno());
+  } catch (error) {
+    fns.close(fd);
+    throw error;
+  }
+  return { fd, port: view.getUint16(2, false) };
+}
+
+const PR_SET_PDEATHSIG = 1;
+
+/**
+ * prctl(PR_SET_PDEATHSIG): the kernel sends `signal` to this process when its parent exits. A
+ * credential change clears it, so call it after leaving root.
+ */
+export function signalOnParentDeath(signal: number): void {
+  if (libc().prctl(PR_SET_PDEATHSIG, signal, 0, 0, 0) !== 0) throw new LibcError("prctl(PR_SET_PDEATHSIG)", errno());
 }

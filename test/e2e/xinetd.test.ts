@@ -7,6 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   BINARY,
+  PopClient,
   ROOT,
   childEnv,
   cleanupAll,
@@ -154,5 +155,103 @@ describe.skipIf(!HAVE_XINETD)("under xinetd", () => {
   test("xinetd itself reported no errors", () => {
     expect(xinetd!.exitCode).toBeNull();
     expect(xinetdStderr!.text()).toBe("");
+  });
+});
+
+/**
+ * `wait = yes`: xinetd hands the listening socket itself to one server process (fd 0 with
+ * SO_ACCEPTCONN), which accepts and serves many sessions, and gives the socket back by exiting
+ * once -T seconds pass without a session; xinetd then starts a fresh process for the next client.
+ */
+describe.skipIf(!HAVE_XINETD)("under xinetd with wait = yes", () => {
+  const WAIT_SERVICE = "pop3d-e2e-wait";
+  let waitPort: number;
+  let waitLog: string;
+  let waitXinetd: Bun.Subprocess<"ignore", "pipe", "pipe">;
+  let waitStderr: { text(): string };
+
+  beforeAll(async () => {
+    const dir = tempDir("xinetd-wait");
+    waitPort = freePort();
+    waitLog = join(dir, "xinetd.log");
+    const confPath = join(dir, "xinetd.conf");
+    writeFileSync(
+      confPath,
+      [
+        "defaults",
+        "{",
+        "}",
+        "",
+        `service ${WAIT_SERVICE}`,
+        "{",
+        "\ttype           = UNLISTED",
+        `\tport           = ${waitPort}`,
+        "\tbind           = 127.0.0.1",
+        "\tsocket_type    = stream",
+        "\tprotocol       = tcp",
+        "\twait           = yes",
+        ...(process.getuid?.() === 0 ? ["\tuser           = root"] : []),
+        `\tserver         = ${BINARY}`,
+        `\tserver_args    = -C ${fx.confPath} -T 2`,
+        `\tlog_type       = FILE ${waitLog}`,
+        "\tlog_on_success = PID EXIT",
+        "\tlog_on_failure = HOST",
+        "}",
+        "",
+      ].join("\n"),
+    );
+    const ownLog = join(dir, "xinetd-own.log");
+    waitXinetd = Bun.spawn(["xinetd", "-filelog", ownLog, "-f", confPath, "-dontfork", "-pidfile", join(dir, "xinetd.pid")], {
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+      env: childEnv(),
+    });
+    ownProcess(waitXinetd);
+    waitStderr = collect(waitXinetd.stderr);
+    collect(waitXinetd.stdout);
+    await waitForListening(waitPort, "xinetd (wait = yes)", () => waitXinetd.exitCode === null);
+  });
+
+  afterAll(async () => {
+    if (waitXinetd && waitXinetd.exitCode === null) {
+      waitXinetd.kill("SIGTERM");
+      await exitStatus(waitXinetd);
+    }
+  });
+
+  const log = (): string => (existsSync(waitLog) ? readFileSync(waitLog, "utf8") : "");
+  const starts = (): number[] => [...log().matchAll(new RegExp(`START: ${WAIT_SERVICE} pid=(\\d+)`, "g"))].map((m) => Number(m[1]));
+  const exits = (): number[] => [...log().matchAll(new RegExp(`EXIT: ${WAIT_SERVICE} status=(-?\\d+)`, "g"))].map((m) => Number(m[1]));
+
+  async function loginPid(c: PopClient): Promise<number> {
+    expect(await c.cmd("USER alice")).toBe("+OK Name is a valid mailbox");
+    const reply = await c.cmd("PASS alice-pw");
+    const id = /SESSIONID=<([^>]+)>/.exec(reply)?.[1];
+    expect(id, reply).toBeDefined();
+    const parts = id!.split("-");
+    return Number(parts[parts.length - 3]);
+  }
+
+  test("one process serves concurrent sessions, exits 0 after -T idle seconds, and xinetd starts a new one", async () => {
+    const a = await PopClient.connect(waitPort);
+    const b = await PopClient.connect(waitPort);
+    const pidA = await loginPid(a);
+    const pidB = await loginPid(b);
+    expect(pidB).toBe(pidA);
+    expect(starts()).toEqual([pidA]);
+    for (const c of [a, b]) {
+      expect(await c.cmd("QUIT")).toBe("+OK");
+      await c.closed();
+    }
+    await waitFor(() => exits().length === 1, "the server to hand the socket back after -T 2");
+    expect(exits()).toEqual([0]);
+
+    const c = await PopClient.connect(waitPort);
+    const pidC = await loginPid(c);
+    expect(pidC).not.toBe(pidA);
+    expect(await c.cmd("QUIT")).toBe("+OK");
+    await c.closed();
+    expect(waitStderr.text()).toBe("");
   });
 });

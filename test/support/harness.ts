@@ -84,6 +84,8 @@ export function makeFixture(opts: FixtureOptions = {}): Fixture {
     pop3_passwd_file: passwdPath,
     allowplaintext: "yes",
     failedloginpause: "0",
+    // one process, as these tests assume (pid, memory, kill -9); worker tests ask for more
+    pop3_workers: "1",
     ...opts.config,
   };
   if (process.getuid?.() === 0 && settings.pop3_run_as === undefined) settings.pop3_run_as = UNPRIVILEGED_USER;

@@ -1,0 +1,68 @@
+/**
+ * Cyrus master(8) mode: fd 4 is the listening socket, fd 3 the status pipe. One session a process
+ * (service.c, the default) or up to `pop3_sessions_per_process` (service-thread.c's
+ * CONNECTION_MULTI). See docs/launch-modes.md.
+ */
+import { routeThroughTslog } from "../../log/logger.ts";
+import type { Session } from "../../pop3/session.ts";
+import { MasterService } from "../master-service.ts";
+import { MultiMasterService } from "../master-multi.ts";
+import { becomeServiceUser } from "../process-setup.ts";
+import { MAX_PROC_SLOTS, ProcFileRegistry, procDirectory } from "../proc-registry.ts";
+import { EX_TEMPFAIL, EX_USAGE, complain, type Launch } from "./startup.ts";
+
+export async function runMasterMode(l: Launch): Promise<number> {
+  if (!becomeServiceUser(l.cfg.str("pop3_run_as")!, l.log)) {
+    complain("Fatal error: must run as the Cyrus user", l.mode);
+    return EX_USAGE;
+  }
+  const deps = { ...l.services, log: l.log, registry: new ProcFileRegistry(procDirectory(l.configDirectory, l.cfg.str("proc_path"))) };
+  const perProcess = Math.min(l.cfg.int("pop3_sessions_per_process"), MAX_PROC_SLOTS);
+
+  if (perProcess > 1) {
+    const multi = new MultiMasterService({
+      sessionsPerProcess: perProcess,
+      maxUses: l.cli.maxUses,
+      reuseTimeout: l.cli.reuseTimeout,
+      deps,
+      log: l.log,
+      tls: l.tls,
+      implicitTls: l.cli.implicitTls,
+      haproxy: l.cli.haproxy,
+      // the greeting is on its way: now tslog may load (see log/logger.ts)
+      sessionStarted: () => setTimeout(routeThroughTslog, 0),
+    });
+    l.signals.onTerminate(() => multi.onTerminate());
+    l.signals.onHangup(() => multi.onHangup());
+    return multi.run();
+  }
+
+  // SIGTERM/SIGINT/SIGQUIT end the session without committing and exit 75 (pop3d.c: shut_down)
+  let current: Session | undefined;
+  l.signals.onTerminate(() => {
+    l.log.notice("graceful shutdown");
+    if (current) current.shutdown();
+    else process.exit(EX_TEMPFAIL);
+  });
+  const master = new MasterService({
+    service: l.service,
+    id: process.env.CYRUS_ID!,
+    configDirectory: l.configDirectory,
+    maxUses: l.cli.maxUses,
+    reuseTimeout: l.cli.reuseTimeout,
+    session: {
+      deps,
+      log: l.log,
+      tls: l.tls,
+      implicitTls: l.cli.implicitTls,
+      haproxy: l.cli.haproxy,
+      track: (s: Session | undefined) => {
+        current = s;
+        if (s) setTimeout(routeThroughTslog, 0);
+      },
+    },
+    log: l.log,
+  });
+  l.signals.onHangup(() => master.onHangup());
+  return master.run();
+}
