@@ -155,7 +155,7 @@ const LIMITS = {
   tcp_keepalive_idle: dur("0", "s", "Idle time before keepalive probes start; 0 = system default."),
   tcp_keepalive_intvl: dur("0", "s", "Time between keepalive probes; 0 = system default."),
   pop3_sessions_per_process: int(1,
-    "Our extension: sessions one process serves at once under master(8) (MASTER_SERVICE_CONNECTION_MULTI); 1 = Cyrus's one session a process; at most 512 (docs/launch-modes.md)."),
+    "Our extension: sessions one process serves at once under master(8) (MASTER_SERVICE_CONNECTION_MULTI); 1 = Cyrus's one session a process; at most 511 (docs/launch-modes.md)."),
   pop3_workers: int(0, "Our extension: standalone worker processes sharing the listeners (SO_REUSEPORT); 0 = one per CPU, 1 = a single process."),
 } as const;
 

@@ -6,11 +6,14 @@
  * `service\tclienthost\tuserid\tmailbox\tcmd\n`, written as `<name>.new` then renamed — one file per
  * session, so counts are exact across every process of the service and Cyrus's tools list every
  * session. Cyrus names the file by pid and reads it back by the pid parsed from the name
- * (proc.c: proc_foreach), so every name must be a plain positive 32-bit decimal. A process serving
- * several sessions gives its first one `<pid>` (exactly Cyrus's layout) and the others
- * `<pid + slot × 2^22>`: Linux pids stay below PID_MAX_LIMIT (2^22), so those names never collide
- * with a real process, and the pid is the name modulo 2^22. Entries whose process is dead are
- * ignored and removed. See docs/launch-modes.md.
+ * (proc.c: proc_foreach), so every name must be a plain positive 32-bit decimal. A one-session
+ * process names its entry `<pid>` (exactly Cyrus's layout), so Cyrus's tools that end a user's
+ * sessions (proc_killuser: cyr_deny, a user's deletion) signal it as they would Cyrus's pop3d. A
+ * process serving several sessions names them `<pid + slot × 2^22>`, slot ≥ 1: Linux pids stay
+ * below PID_MAX_LIMIT (2^22), so those names never collide with a real process (such a signal goes
+ * nowhere instead of ending every session of the process; the user's next command meets the deny
+ * check), and the pid is the name modulo 2^22. Entries whose process is dead are ignored and
+ * removed. See docs/launch-modes.md.
  */
 import { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -60,9 +63,17 @@ export class ProcFileRegistry implements SessionRegistry {
   private readonly slots = new Map<object, SlotState>();
   /** Free slot numbers below `nextSlot`, lowest first, so a one-session process always uses `<pid>`. */
   private readonly freeSlots: number[] = [];
-  private nextSlot = 0;
+  private nextSlot: number;
+  /** Sessions beyond the last slot: unlisted for Cyrus's tools, but still counted here. */
+  private readonly overflow = new Map<object, RegistryEntry>();
 
-  constructor(private readonly dir: string) {}
+  /** `shared`: this process may serve several sessions at once (no entry is named by the bare pid). */
+  constructor(
+    private readonly dir: string,
+    shared = false,
+  ) {
+    this.nextSlot = shared ? 1 : 0;
+  }
 
   private slotFor(key: object): SlotState | undefined {
     let state = this.slots.get(key);
@@ -83,7 +94,10 @@ export class ProcFileRegistry implements SessionRegistry {
 
   update(key: object, entry: RegistryEntry): void {
     const state = this.slotFor(key);
-    if (!state) return;
+    if (!state) {
+      this.overflow.set(key, entry);
+      return;
+    }
     const line = `${entry.service}\t${entry.clientHost}\t${entry.userid}\t${entry.mailbox}\t\n`;
     if (line === state.written) return;
     const path = join(this.dir, procEntryName(process.pid, state.slot));
@@ -103,6 +117,7 @@ export class ProcFileRegistry implements SessionRegistry {
   }
 
   remove(key: object): void {
+    this.overflow.delete(key);
     const state = this.slots.get(key);
     if (!state) return;
     this.slots.delete(key);
@@ -116,7 +131,9 @@ export class ProcFileRegistry implements SessionRegistry {
   }
 
   count(service: string, clientHost: string, userid: string): LoginCounts {
-    return tally(this.readEntries(), service, clientHost, userid);
+    const counts = tally(this.readEntries(), service, clientHost, userid);
+    const extra = tally(this.overflow.values(), service, clientHost, userid);
+    return { host: counts.host + extra.host, user: counts.user + extra.user };
   }
 
   private *readEntries(): Iterable<RegistryEntry> {

@@ -17,9 +17,10 @@ export async function runInetdMode(l: Launch): Promise<number> {
     complain("Fatal error: must run as the Cyrus user", l.mode);
     return EX_USAGE;
   }
-  const registry = new ProcFileRegistry(procDirectory(l.configDirectory, l.cfg.str("proc_path")));
+  const listening = !l.cli.stdio && fdIsSocket(0) && isListeningSocket(0);
+  const registry = new ProcFileRegistry(procDirectory(l.configDirectory, l.cfg.str("proc_path")), listening);
   const deps = { ...l.services, log: l.log, registry };
-  if (!l.cli.stdio && fdIsSocket(0) && isListeningSocket(0)) {
+  if (listening) {
     return runStandalone({
       listen: [{ hostname: "", port: 0, fd: 0, tls: l.cli.implicitTls, proxy: l.cli.haproxy }],
       deps,

@@ -16,8 +16,10 @@ export async function runMasterMode(l: Launch): Promise<number> {
     complain("Fatal error: must run as the Cyrus user", l.mode);
     return EX_USAGE;
   }
-  const deps = { ...l.services, log: l.log, registry: new ProcFileRegistry(procDirectory(l.configDirectory, l.cfg.str("proc_path"))) };
-  const perProcess = Math.min(l.cfg.int("pop3_sessions_per_process"), MAX_PROC_SLOTS);
+  // slot 0 (the bare pid) is for one-session processes only
+  const perProcess = Math.min(l.cfg.int("pop3_sessions_per_process"), MAX_PROC_SLOTS - 1);
+  const registry = new ProcFileRegistry(procDirectory(l.configDirectory, l.cfg.str("proc_path")), perProcess > 1);
+  const deps = { ...l.services, log: l.log, registry };
 
   if (perProcess > 1) {
     const multi = new MultiMasterService({

@@ -44,7 +44,7 @@ export async function runStandaloneMode(l: Launch): Promise<number> {
   }
   // workers count logins across processes through the proc files, as master(8) services do
   const registry = inherited
-    ? new ProcFileRegistry(procDirectory(l.configDirectory, cfg.str("proc_path")))
+    ? new ProcFileRegistry(procDirectory(l.configDirectory, cfg.str("proc_path")), true)
     : new MemoryRegistry();
   return runStandalone({
     listen: inherited ?? addresses,

@@ -47,7 +47,7 @@ export async function runSystemdMode(l: Launch): Promise<number> {
   }
   return runStandalone({
     listen,
-    deps: { ...l.services, log: l.log, registry: new ProcFileRegistry(procDirectory(l.configDirectory, l.cfg.str("proc_path"))) },
+    deps: { ...l.services, log: l.log, registry: new ProcFileRegistry(procDirectory(l.configDirectory, l.cfg.str("proc_path")), true) },
     log: l.log,
     tls: l.tls,
     reloadTls: l.reloadTls,
