@@ -298,7 +298,8 @@ export class Session implements SessionContext {
     if (state.kind === "transaction") state.maildrop.close();
     if (state.kind === "proxied") state.relay.close();
     const c = this.counts;
-    const userid = state.kind === "transaction" || state.kind === "proxied" ? state.login.user : undefined;
+    // pop3d.c:shut_down logs USAGE for popd_userid, which USER sets before any PASS
+    const userid = userOf(state);
     switchCpuTo(this.cpu);
     releaseCpu(this.cpu);
     // QUIT reports CPU time before the reset logs the counts; the signal path (shut_down) has no USAGE

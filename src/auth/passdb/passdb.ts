@@ -13,6 +13,12 @@ export interface PasswordDb {
    * passwd-file). SCRAM asks for plaintextSecret first and derives the keys itself, as libsasl does.
    */
   scramCredentials?(user: string, hash: ScramHashName): Promise<ScramCredentials | undefined>;
+  /**
+   * Whether the database has the user at all, for the log line only (libsasl logs "user not found",
+   * which is how admins spot a realm mismatch); the client never learns it. Undefined when the
+   * backend cannot tell (saslauthd).
+   */
+  userExists?(user: string): Promise<boolean | undefined>;
 }
 
 /** The backend could not give an answer at all (file missing, daemon down). Never carries a password. */

@@ -51,6 +51,10 @@ export class PasswdFileDb implements PasswordDb {
     return verifyStoredSecret(entry, password);
   }
 
+  async userExists(user: string): Promise<boolean> {
+    return (await this.current()).users.has(user);
+  }
+
   async plaintextSecret(user: string): Promise<string | undefined> {
     const entry = (await this.current()).users.get(user);
     return entry !== undefined && isPlaintextScheme(entry) ? entry.secret : undefined;

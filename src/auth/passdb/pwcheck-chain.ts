@@ -17,6 +17,11 @@ export class AuxpropChain implements PasswordDb {
     return false;
   }
 
+  /** Known to any source: true; unknown to all that can tell: false; else undefined. */
+  async userExists(user: string): Promise<boolean | undefined> {
+    return anyKnows(this.sources, user);
+  }
+
   async plaintextSecret(user: string): Promise<string | undefined> {
     for (const source of this.sources) {
       const secret = await source.plaintextSecret(user);
@@ -62,7 +67,26 @@ export class PwcheckChain implements PasswordDb {
     return this.secrets.plaintextSecret(user);
   }
 
+  async userExists(user: string): Promise<boolean | undefined> {
+    return anyKnows(this.checkers, user);
+  }
+
   async scramCredentials(user: string, hash: ScramHashName): Promise<ScramCredentials | undefined> {
     return this.secrets.scramCredentials?.(user, hash);
   }
+}
+
+async function anyKnows(dbs: readonly PasswordDb[], user: string): Promise<boolean | undefined> {
+  let answer: boolean | undefined = false;
+  for (const db of dbs) {
+    let known: boolean | undefined;
+    try {
+      known = db.userExists ? await db.userExists(user) : undefined;
+    } catch {
+      known = undefined;
+    }
+    if (known === true) return true;
+    if (known === undefined) answer = undefined;
+  }
+  return answer;
 }

@@ -67,6 +67,10 @@ export class SasldbDb implements PasswordDb {
     return secret !== undefined && matches;
   }
 
+  async userExists(user: string): Promise<boolean> {
+    return (await this.secretBytes(user)) !== undefined;
+  }
+
   async plaintextSecret(user: string): Promise<string | undefined> {
     const secret = await this.secretBytes(user);
     if (secret === undefined) return undefined;

@@ -53,35 +53,42 @@ export function isSupportedSecret(s: StoredSecret): boolean {
 }
 
 /**
- * Secrets that cost the same to check fall into the same class: the unknown-user path borrows a secret
- * of the most common class so that its timing matches a wrong password.
+ * What checking a password against a secret costs, in hash-block units: sha-crypt's rounds
+ * (5000 unless the secret says), PBKDF2's iterations (two HMACs, four blocks each) for SCRAM
+ * keys, one block for salted digests, nothing for plaintext.
  */
-function costClass(s: StoredSecret): string {
+function checkCost(s: StoredSecret): number {
   if (CRYPT_SCHEMES.has(s.scheme)) {
-    const rounds = /^\$([56])\$(rounds=\d+\$)?/.exec(s.secret);
-    return rounds ? `CRYPT$${rounds[1]}$${rounds[2] ?? ""}` : s.scheme;
+    const rounds = /^\$[56]\$rounds=(\d+)\$/.exec(s.secret);
+    return rounds ? Number(rounds[1]) : SHA_CRYPT_DEFAULT_ROUNDS;
   }
-  if (isScramScheme(s)) return scramCostClass(s);
-  return s.scheme;
+  if (isScramScheme(s)) {
+    const iterations = Number(scramCostClass(s).split(":")[1]);
+    return Number.isFinite(iterations) ? iterations * 4 : 1;
+  }
+  return PLAINTEXT_SCHEMES.has(s.scheme) ? 0 : 1;
 }
+
+/** glibc's sha-crypt default when the secret names no rounds. */
+const SHA_CRYPT_DEFAULT_ROUNDS = 5000;
 
 const EMPTY_DECOY: StoredSecret = { scheme: "PLAIN", secret: "" };
 
-/** A supported secret of the most common cost class (the first such one), for unknown users to be
- *  checked against; an empty database gets a cheap plaintext decoy. */
+/**
+ * The secret an unknown user's password is checked against: the most expensive supported one in
+ * the database (the first of its cost), so that no existing user's check is slower than an
+ * unknown user's and timing cannot tell whether a name exists. An empty database gets a cheap
+ * plaintext decoy.
+ */
 export function pickDecoy(secrets: Iterable<StoredSecret>): StoredSecret {
-  const classes = new Map<string, { count: number; sample: StoredSecret }>();
   let decoy = EMPTY_DECOY;
-  let best = 0;
+  let best = -1;
   for (const s of secrets) {
     if (!isSupportedSecret(s)) continue;
-    const cls = costClass(s);
-    const entry = classes.get(cls) ?? { count: 0, sample: s };
-    entry.count++;
-    classes.set(cls, entry);
-    if (entry.count > best) {
-      best = entry.count;
-      decoy = entry.sample;
+    const cost = checkCost(s);
+    if (cost > best) {
+      best = cost;
+      decoy = s;
     }
   }
   return decoy;

@@ -59,7 +59,9 @@ const pass: AuthorizationHandler = async (session, state, { argument }) => {
     return session.reject(E.invalidLogin);
   }
   if (!ok) {
-    session.log.notice(`badlogin: ${host} plaintext (${pending.user}) [SASL(-13): authentication failure: checkpass failed]`);
+    // libsasl's text tells an unknown user from a wrong password in the log (never to the client)
+    const why = (await session.passdb.userExists?.(pending.user)) === false ? "user not found" : "authentication failure";
+    session.log.notice(`badlogin: ${host} plaintext (${pending.user}) [SASL(-13): ${why}: checkpass failed]`);
     await badLoginPause(session);
     return session.reject(E.invalidLogin);
   }

@@ -15,7 +15,7 @@ describe("parseStoredSecret", () => {
 });
 
 describe("pickDecoy: what an unknown user's password is checked against", () => {
-  test("the most common cost class wins, rounds included", () => {
+  test("the most expensive secret wins, rounds included (no user checks slower than an unknown one)", () => {
     const secrets = [CRYPT_1000, "{PLAIN}a", CRYPT_5000, CRYPT_5000.replace("{SHA512-CRYPT}", "{CRYPT}")].map(
       parseStoredSecret,
     );
@@ -26,6 +26,10 @@ describe("pickDecoy: what an unknown user's password is checked against", () => 
       parseStoredSecret,
     );
     expect(pickDecoy(secrets).scheme).toBe("SSHA256");
+  });
+  test("one expensive secret among many cheap ones is still the decoy", () => {
+    const secrets = ["{PLAIN}a", "{PLAIN}b", "{PLAIN}c", CRYPT_1000].map(parseStoredSecret);
+    expect(pickDecoy(secrets)).toEqual(parseStoredSecret(CRYPT_1000));
   });
   test("an empty database gets a plaintext decoy that matches nothing useful", () => {
     const decoy = pickDecoy([]);
