@@ -4,7 +4,8 @@
  * Formats: version 1 `1 <uidvalidity> <nextuid>` + `<uid> <file>`, version 3
  * `3 V<uidvalidity> N<nextuid> ...` + `<uid> [<ext> ...] :<file>`.
  */
-import { readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { TimeSlicer } from "../fs/time-slice.ts";
 import { maildirBaseName } from "./maildir-name.ts";
 
 export const DOVECOT_UIDLIST_FILE = "dovecot-uidlist";
@@ -28,13 +29,15 @@ function headerFields(header: string[]): { version: string; uidValidity?: number
   return { version, uidValidity: tagged("V"), nextUid: tagged("N") };
 }
 
-export function parseDovecotUidList(text: string): DovecotUids | undefined {
+/** Parsed in time slices: a migrated 100,000-message Maildir has as many lines. */
+export async function parseDovecotUidList(text: string, slicer = new TimeSlicer()): Promise<DovecotUids | undefined> {
   const lines = text.split("\n");
-  const { version, uidValidity, nextUid } = headerFields(lines[0].split(" "));
+  const { version, uidValidity, nextUid } = headerFields(lines[0]!.split(" "));
   if ((version !== "1" && version !== "3") || uidValidity === undefined || nextUid === undefined) return undefined;
   const uidsByBaseName = new Map<string, number>();
   for (let i = 1; i < lines.length; i++) {
-    const line = lines[i];
+    if ((i & 511) === 0 && slicer.due()) await slicer.yield();
+    const line = lines[i]!;
     const space = line.indexOf(" ");
     const uid = positive(line.slice(0, space));
     if (space < 0 || uid === undefined || uid >= nextUid) continue;
@@ -47,10 +50,12 @@ export function parseDovecotUidList(text: string): DovecotUids | undefined {
 }
 
 /** Dovecot's UIDs for the Maildir at `dir`, or undefined when it has no usable dovecot-uidlist. */
-export function readDovecotUidList(dir: string): DovecotUids | undefined {
+export async function readDovecotUidList(dir: string, slicer?: TimeSlicer): Promise<DovecotUids | undefined> {
+  let text: string;
   try {
-    return parseDovecotUidList(readFileSync(`${dir}/${DOVECOT_UIDLIST_FILE}`, "utf8"));
+    text = await readFile(`${dir}/${DOVECOT_UIDLIST_FILE}`, "utf8");
   } catch {
     return undefined;
   }
+  return parseDovecotUidList(text, slicer);
 }

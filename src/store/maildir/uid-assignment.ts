@@ -85,8 +85,8 @@ function deliveryKey(dir: string, baseName: string, file: MaildirFile): Delivery
   }
 }
 
-function startingList(dir: string, nowMs: number): { list: UidListDraft; dovecot: DovecotUids | undefined } {
-  const dovecot = readDovecotUidList(dir);
+async function startingList(dir: string, nowMs: number, slicer: TimeSlicer): Promise<{ list: UidListDraft; dovecot: DovecotUids | undefined }> {
+  const dovecot = await readDovecotUidList(dir, slicer);
   const uidValidity = dovecot?.uidValidity ?? Math.floor(nowMs / 1000);
   const list: UidListDraft = { uidValidity, nextUid: dovecot?.nextUid ?? 1, ctimes: { new: 0n, cur: 0n }, messages: [] };
   return { list, dovecot };
@@ -100,7 +100,7 @@ function startingList(dir: string, nowMs: number): { list: UidListDraft; dovecot
  */
 export async function updateUidList(dir: string, observation: Observation, sizes: MeasuredSizes, nowMs: number, slicer = new TimeSlicer()): Promise<UidListUpdate> {
   const previous = observation.list;
-  const { list: base, dovecot } = previous === undefined ? startingList(dir, nowMs) : { list: draftOf(previous), dovecot: undefined };
+  const { list: base, dovecot } = previous === undefined ? await startingList(dir, nowMs, slicer) : { list: draftOf(previous), dovecot: undefined };
   const { files, listed } = observation;
   const messages: MaildirMessage[] = [];
   const known = new Set<string>();
@@ -140,7 +140,7 @@ export async function updateUidList(dir: string, observation: Observation, sizes
     if (imported) importedUids.add(dovecotUid);
     messages.push(MaildirMessage.at(imported ? dovecotUid : nextUid++, size, file));
   }
-  if (importedUids.size > 0) messages.sort((a, b) => a.uid - b.uid);
+  if (importedUids.size > 0) await sortInSlices(messages, (a, b) => a.uid - b.uid, slicer);
 
   // A listing that left files out cannot vouch for its directory.
   const ctimes: DirectoryCtimes = {

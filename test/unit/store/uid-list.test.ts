@@ -90,8 +90,8 @@ describe("uid list format", () => {
 });
 
 describe("dovecot-uidlist import", () => {
-  test("version 3", () => {
-    const parsed = parseDovecotUidList(
+  test("version 3", async () => {
+    const parsed = await parseDovecotUidList(
       "3 V1234567890 N45 G0123456789abcdef\n" +
         "40 W1234 S1200 :1700000000.M1P1.host,S=1200,W=1234\n" +
         "42 :1700000001.M2P1.host:2,S\n" +
@@ -106,13 +106,13 @@ describe("dovecot-uidlist import", () => {
     ]);
   });
 
-  test("version 1", () => {
-    const parsed = parseDovecotUidList("1 1111 7\n3 1700000000.M1P1.host\n");
+  test("version 1", async () => {
+    const parsed = await parseDovecotUidList("1 1111 7\n3 1700000000.M1P1.host\n");
     expect(parsed?.uidValidity).toBe(1111);
     expect([...(parsed?.uidsByBaseName ?? [])]).toEqual([["1700000000.M1P1.host", 3]]);
   });
 
-  test("unknown versions are ignored", () => {
-    expect(parseDovecotUidList("2 V1 N2\n")).toBeUndefined();
+  test("unknown versions are ignored", async () => {
+    expect(await parseDovecotUidList("2 V1 N2\n")).toBeUndefined();
   });
 });
