@@ -2,7 +2,7 @@
  * The Maildir snapshot is compact (issue: ≤ 150 bytes a message while a session holds it), its
  * UIDs are those of the list, and a login lets the event loop run while it works.
  */
-import { afterEach, beforeEach, expect, setDefaultTimeout, test } from "bun:test";
+import { afterEach, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { MaildirStore } from "../../../src/store/maildir/index.ts";
@@ -17,7 +17,8 @@ const MAX_BYTES_PER_MESSAGE = 150;
 
 let fx: MaildirFixture;
 
-beforeEach(() => {
+/** 2,000 messages in cur/, written inside each test (a hook has no timeout of its own to raise). */
+function fill(): void {
   fx = makeFixture();
   const dir = fx.maildir("big");
   const body = Buffer.from("From: a@example.org\nSubject: size\n\nbody\n");
@@ -26,11 +27,12 @@ beforeEach(() => {
     const name = `${1_733_449_200 + i}.M${100_000 + i}P${20_000 + (i % 977)}.mail.example.org,S=${body.length},W=${body.length + 4}:2,S`;
     writeFileSync(join(dir, "cur", name), body);
   }
-});
+}
 
-afterEach(() => fx.cleanup());
+afterEach(() => fx?.cleanup());
 
 test("a snapshot costs at most 150 bytes a message, and reopening keeps every UID and size", async () => {
+  fill();
   const store = new MaildirStore({ pathTemplate: fx.template, now: () => Date.now() + 1_000 });
   const first = (await store.open("big", undefined)) as MaildirMaildrop;
   const again = (await store.open("big", undefined)) as MaildirMaildrop;
@@ -51,6 +53,7 @@ test("a snapshot costs at most 150 bytes a message, and reopening keeps every UI
 });
 
 test("a first login yields to the event loop while it lists and sizes the Maildir", async () => {
+  fill();
   const store = new MaildirStore({ pathTemplate: fx.template, now: () => Date.now() + 1_000 });
   let turns = 0;
   let opened = false;

@@ -170,5 +170,5 @@ describe("snapshot size", () => {
       first.close();
       again.close();
     }
-  });
+  }, 60_000);
 });
