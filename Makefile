@@ -21,6 +21,7 @@ CYRUS_LIBEXEC ?= /usr/lib/cyrus/bin
 MANDIR        ?= $(PREFIX)/share/man
 DOCDIR        ?= $(PREFIX)/share/doc/pop3d
 EXAMPLES      := $(wildcard packaging/examples/*)
+SYSTEMD_UNITS := $(wildcard examples/systemd/*)
 DOCS          := $(wildcard docs/*.md)
 
 DEB_ARCH := amd64
@@ -79,10 +80,11 @@ bench: build
 	$(BUN) run bench/run.ts $(BENCH_ARGS)
 
 install: build man
-	install -d '$(DESTDIR)$(CYRUS_LIBEXEC)' '$(DESTDIR)$(MANDIR)/man8' '$(DESTDIR)$(DOCDIR)/examples'
+	install -d '$(DESTDIR)$(CYRUS_LIBEXEC)' '$(DESTDIR)$(MANDIR)/man8' '$(DESTDIR)$(DOCDIR)/examples/systemd'
 	install -m 0755 $(BINARY) '$(DESTDIR)$(CYRUS_LIBEXEC)/pop3d'
 	install -m 0644 $(MANPAGE) '$(DESTDIR)$(MANDIR)/man8/pop3d.8'
 	install -m 0644 $(EXAMPLES) '$(DESTDIR)$(DOCDIR)/examples/'
+	install -m 0644 $(SYSTEMD_UNITS) '$(DESTDIR)$(DOCDIR)/examples/systemd/'
 	install -m 0644 $(DOCS) '$(DESTDIR)$(DOCDIR)/'
 
 # dist/pop3d_<version>_amd64.deb, built with dpkg-deb alone (see packaging/debian/ and docs/install.md).
@@ -90,7 +92,7 @@ install: build man
 deb: build man
 	@$(MAKE) --no-print-directory $(DEB)
 
-$(DEB): $(BINARY) $(MANPAGE) $(EXAMPLES) $(DOCS) $(wildcard packaging/debian/*)
+$(DEB): $(BINARY) $(MANPAGE) $(EXAMPLES) $(SYSTEMD_UNITS) $(DOCS) $(wildcard packaging/debian/*)
 	rm -rf $(DEB_ROOT)
 	$(MAKE) --no-print-directory install DESTDIR=$(DEB_ROOT) PREFIX=/usr CYRUS_LIBEXEC=/usr/lib/cyrus/bin
 	gzip -9n $(DEB_ROOT)/usr/share/man/man8/pop3d.8

@@ -14,7 +14,8 @@ import { startupFacts, umaskFromConfig } from "../config/startup.ts";
 import { logFromSink, type Log } from "../log/log.ts";
 import { becomeServiceUser } from "../server/process-setup.ts";
 import { buildServices } from "../server/services.ts";
-import { loadTlsSettings } from "../server/tls.ts";
+import { loadTlsSettings, starttlsOffered, starttlsWarning, type TlsSettings } from "../server/tls.ts";
+import { cyrusCompat } from "../config/cyrus-compat.ts";
 import { checkFiles, checkUserMaildrop, where } from "./files.ts";
 import { Findings } from "./findings.ts";
 import { checkKeys } from "./keys.ts";
@@ -113,28 +114,37 @@ export function checkConfig(options: CheckConfigOptions): number {
   const account = currentAccount();
   options.print(`checking files as user ${account}`);
 
-  let tlsLoaded = false;
+  let tls: TlsSettings | undefined;
   try {
-    const tls = loadTlsSettings(cfg, findingsLog(findings, `${cfg.file}: `));
+    tls = loadTlsSettings(cfg, findingsLog(findings, `${cfg.file}: `));
     if (tls) {
       // the key must match the certificate: what the TLS library says at the first handshake
       const { cert, key, ca, crl } = tls.options as Record<string, string | string[] | undefined>;
       try {
         createSecureContext({ cert, key, ca, crl });
       } catch (error) {
+        tls = undefined;
         throw new Error(`tls_server_cert: ${(error as Error).message} (with tls_server_key)`);
       }
-      tlsLoaded = true;
     }
   } catch (error) {
+    // standalone and systemd starts stop here; under master and inetd TLS is off and plain POP3 serves
     const message = (error as Error).message;
     const key = /^(tls_[a-z_]+):/.exec(message)?.[1];
     findings.error(key ? `${where(cfg, key)}: ${message.slice(key.length + 2)} (as user ${account})` : `${where(cfg, "tls_server_cert")}: ${message}`);
   }
-  if (cfg.bool("allowstarttls") && !tlsLoaded) findings.warning(`${where(cfg, "allowstarttls")}: set, but no usable certificate: STLS is not offered`);
+  // STLS as the imitated Cyrus release offers it, and the start-up warning when it is not offered
+  let starttls = false;
+  try {
+    starttls = starttlsOffered(cfg, tls, cyrusCompat(cfg).starttlsNeedsAllowStarttls);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+  }
+  const noStls = starttlsWarning(cfg, starttls);
+  if (noStls && tls) findings.warning(`${where(cfg, "allowstarttls")}: ${noStls}`);
 
   try {
-    buildServices(cfg, { externalSsf: 0, starttlsAvailable: cfg.bool("allowstarttls") && tlsLoaded }, findingsLog(findings, `${cfg.file}: `));
+    buildServices(cfg, { externalSsf: 0, starttlsAvailable: starttls }, findingsLog(findings, `${cfg.file}: `));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     findings.error(error.message);

@@ -24,7 +24,10 @@ describe("make install", () => {
     expect(Buffer.compare(readFileSync(binary), readFileSync(BINARY))).toBe(0);
     expect(readFileSync(join(dest, "opt/p3/share/man/man8/pop3d.8"), "utf8")).toContain('.TH "POP3D" "8"');
     expect(readdirSync(join(dest, "opt/p3/share/doc/pop3d/examples")).sort()).toEqual(
-      readdirSync(join(ROOT, "packaging/examples")).sort(),
+      [...readdirSync(join(ROOT, "packaging/examples")), "systemd"].sort(),
+    );
+    expect(readdirSync(join(dest, "opt/p3/share/doc/pop3d/examples/systemd")).sort()).toEqual(
+      readdirSync(join(ROOT, "examples/systemd")).sort(),
     );
     // the operator documentation, next to the examples
     const docs = readdirSync(join(ROOT, "docs")).filter((f) => f.endsWith(".md"));
