@@ -28,7 +28,7 @@ DEB_ARCH := amd64
 DEB_ROOT := dist/deb-root
 DEB       = dist/pop3d_$(VERSION)_$(DEB_ARCH).deb
 
-.PHONY: all build man test unit e2e typecheck demo bench install deb clean FORCE
+.PHONY: all build man test unit e2e typecheck demo bench fuzz install deb clean FORCE
 
 all: build man
 
@@ -71,6 +71,10 @@ unit: node_modules/.installed
 
 typecheck: node_modules/.installed
 	$(TSC) --noEmit -p .
+
+# The long fuzz run (make test runs a short one): FUZZ_ARGS="--lines N --seed S" to change it
+fuzz: node_modules/.installed
+	$(BUN) run test/fuzz/run.ts $(FUZZ_ARGS)
 
 demo: build
 	@./scripts/demo.sh
