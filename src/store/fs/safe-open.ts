@@ -5,7 +5,8 @@
  * (open of a FIFO returns at once; on a regular file the flag changes nothing), then fstat must say
  * "regular file".
  */
-import { closeSync, constants, fstatSync, openSync, type Stats } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, unlinkSync, type Stats } from "node:fs";
+import { readFully } from "./read-fully.ts";
 
 /** What a directory entry turned out to be when it is not a regular file. */
 export type NotRegularKind = "symlink" | "directory" | "fifo" | "socket" | "device" | "other";
@@ -65,4 +66,31 @@ export function openRegularFile(path: string, writable = false): OpenedFile {
 
 export function isNotRegularFile(error: unknown): error is NotRegularFileError {
   return error instanceof NotRegularFileError;
+}
+
+/**
+ * The whole of a regular file, read off the JS thread. Anything but a regular file (a FIFO planted
+ * where a uid list or index belongs would otherwise hang a pool thread for ever) throws
+ * NotRegularFileError; a missing file throws ENOENT as usual.
+ */
+export async function readRegularFile(path: string): Promise<Buffer> {
+  const { fd, size } = openRegularFile(path);
+  try {
+    return await readFully(fd, size);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Create `path` afresh for writing: whatever is there (a leftover, or a symlink or FIFO someone
+ * planted) is removed first, and O_EXCL|O_NOFOLLOW make sure the file opened is the one created.
+ */
+export function createFreshFile(path: string, mode: number): number {
+  try {
+    unlinkSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+  return openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
 }

@@ -4,7 +4,7 @@
  * Formats: version 1 `1 <uidvalidity> <nextuid>` + `<uid> <file>`, version 3
  * `3 V<uidvalidity> N<nextuid> ...` + `<uid> [<ext> ...] :<file>`.
  */
-import { readFile } from "node:fs/promises";
+import { readRegularFile } from "../fs/safe-open.ts";
 import { TimeSlicer } from "../fs/time-slice.ts";
 import { maildirBaseName } from "./maildir-name.ts";
 
@@ -53,7 +53,7 @@ export async function parseDovecotUidList(text: string, slicer = new TimeSlicer(
 export async function readDovecotUidList(dir: string, slicer?: TimeSlicer): Promise<DovecotUids | undefined> {
   let text: string;
   try {
-    text = await readFile(`${dir}/${DOVECOT_UIDLIST_FILE}`, "utf8");
+    text = (await readRegularFile(`${dir}/${DOVECOT_UIDLIST_FILE}`)).toString("utf8");
   } catch {
     return undefined;
   }

@@ -10,10 +10,11 @@
  * next login finishes the removal under the uid list lock before it looks at the Maildir. Base
  * names are unique for ever (the Maildir naming rules), so finishing twice removes nothing else.
  */
-import { constants } from "node:fs";
-import { open, readFile, rename, unlink } from "node:fs/promises";
+import { closeSync } from "node:fs";
+import { rename, unlink } from "node:fs/promises";
 import { isNotFound } from "../fs/errors.ts";
-import { fsyncDirectoryAsync } from "../fs/durable.ts";
+import { fsyncAsync, fsyncDirectoryAsync, writeAllAsync } from "../fs/durable.ts";
+import { createFreshFile, isNotRegularFile, readRegularFile } from "../fs/safe-open.ts";
 
 export const EXPUNGE_INTENT_FILE = "pop3d-expunge";
 const EXPUNGE_INTENT_TEMP_FILE = "pop3d-expunge.tmp";
@@ -36,13 +37,12 @@ export async function writeExpungeIntent(dir: string, intent: ExpungeIntent): Pr
   const text = `${FORMAT_TAG} ${FORMAT_VERSION} ${intent.uidValidity}\n${intent.entries.map((e) => `${e.uid} ${e.baseName}\n`).join("")}`;
   const data = Buffer.from(text, "utf8");
   const tempPath = `${dir}/${EXPUNGE_INTENT_TEMP_FILE}`;
-  const file = await open(tempPath, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, INTENT_MODE);
+  const fd = createFreshFile(tempPath, INTENT_MODE);
   try {
-    let written = 0;
-    while (written < data.length) written += (await file.write(data, written, data.length - written)).bytesWritten;
-    await file.sync();
+    await writeAllAsync(fd, data);
+    await fsyncAsync(fd);
   } finally {
-    await file.close();
+    closeSync(fd);
   }
   await rename(tempPath, `${dir}/${EXPUNGE_INTENT_FILE}`);
   await fsyncDirectoryAsync(dir);
@@ -55,9 +55,11 @@ export async function writeExpungeIntent(dir: string, intent: ExpungeIntent): Pr
 export async function readExpungeIntent(dir: string): Promise<ExpungeIntent | undefined> {
   let text: string;
   try {
-    text = await readFile(`${dir}/${EXPUNGE_INTENT_FILE}`, "utf8");
+    text = (await readRegularFile(`${dir}/${EXPUNGE_INTENT_FILE}`)).toString("utf8");
   } catch (error) {
     if (isNotFound(error)) return undefined;
+    // Not a file we wrote (a planted FIFO or symlink): no intent, and clearing removes it.
+    if (isNotRegularFile(error)) return { uidValidity: 0, entries: [] };
     throw error;
   }
   const lines = text.split("\n");

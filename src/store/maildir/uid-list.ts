@@ -9,12 +9,13 @@
  * so a login can trust the list without listing 20,000 files; 0 means "not known, list it".
  * The file is replaced whole (temp file, fsync, rename): a crash leaves the old or the new list.
  */
-import { constants } from "node:fs";
-import { open, readFile, rename } from "node:fs/promises";
+import { closeSync } from "node:fs";
+import { rename } from "node:fs/promises";
+import { createFreshFile, isNotRegularFile, readRegularFile } from "../fs/safe-open.ts";
 import { UNKNOWN_CTIMES, type DirectoryCtimes } from "./directory-state.ts";
 import type { MaildirMessage } from "./maildir-message.ts";
 import { isNotFound } from "../fs/errors.ts";
-import { fsyncDirectoryAsync } from "../fs/durable.ts";
+import { fsyncAsync, fsyncDirectoryAsync, writeAllAsync } from "../fs/durable.ts";
 import { TimeSlicer } from "../fs/time-slice.ts";
 import { UidTable, UidTableBuilder } from "./uid-table.ts";
 
@@ -176,12 +177,15 @@ export async function serializeUidList(list: UidListDraft, slicer = new TimeSlic
   return Buffer.concat(parts);
 }
 
-/** The raw list of the Maildir at `dir`, or undefined if it has none yet. Read off the JS thread. */
+/**
+ * The raw list of the Maildir at `dir`, or undefined if it has none yet (or something other than a
+ * file sits under its name; the next write replaces it). Read off the JS thread.
+ */
 export async function readUidListBytes(dir: string): Promise<Buffer | undefined> {
   try {
-    return await readFile(`${dir}/${UID_LIST_FILE}`);
+    return await readRegularFile(`${dir}/${UID_LIST_FILE}`);
   } catch (error) {
-    if (isNotFound(error)) return undefined;
+    if (isNotFound(error) || isNotRegularFile(error)) return undefined;
     throw error;
   }
 }
@@ -220,13 +224,12 @@ export async function forgetInUidList(dir: string, gone: ReadonlySet<string>): P
  */
 export async function writeUidList(dir: string, data: Buffer, options: UidListWriteOptions): Promise<void> {
   const tempPath = `${dir}/${UID_LIST_TEMP_FILE}`;
-  const file = await open(tempPath, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, UID_LIST_MODE);
+  const fd = createFreshFile(tempPath, UID_LIST_MODE);
   try {
-    let written = 0;
-    while (written < data.length) written += (await file.write(data, written, data.length - written)).bytesWritten;
-    await file.sync();
+    await writeAllAsync(fd, data);
+    await fsyncAsync(fd);
   } finally {
-    await file.close();
+    closeSync(fd);
   }
   await rename(tempPath, `${dir}/${UID_LIST_FILE}`);
   if (options.durableRename) await fsyncDirectoryAsync(dir);

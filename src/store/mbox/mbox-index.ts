@@ -11,7 +11,7 @@
  * Written only under the mbox locks, replaced whole (temp file, fsync, rename).
  */
 import { closeSync, constants, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { isNotRegularFile, readRegularFile } from "../fs/safe-open.ts";
 import { basename, dirname } from "node:path";
 import { fsyncAsync, fsyncDirectoryAsync, writeAllAsync } from "../fs/durable.ts";
 import { TimeSlicer } from "../fs/time-slice.ts";
@@ -195,9 +195,11 @@ export async function serializeIndex(index: MboxIndex, slicer = new TimeSlicer()
 export async function readIndex(mboxPath: string): Promise<MboxIndex | undefined> {
   let text: string;
   try {
-    text = await readFile(indexPath(mboxPath), "latin1");
+    // A shared mail directory lets anyone plant a FIFO under the index's name.
+    text = (await readRegularFile(indexPath(mboxPath))).toString("latin1");
   } catch (error) {
-    if (isNotFound(error)) return undefined;
+    // Anything but our file under the index's name is no index; writeIndex replaces it.
+    if (isNotFound(error) || isNotRegularFile(error)) return undefined;
     throw error;
   }
   return parseIndex(text);

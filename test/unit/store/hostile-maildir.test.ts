@@ -116,3 +116,25 @@ describe("odd but real messages", () => {
     again.close();
   });
 });
+
+describe("the store's own files replaced by things that are not files", () => {
+  test("FIFOs named pop3d-uidlist, its temp file, pop3d-expunge and dovecot-uidlist cannot hang a login", async () => {
+    deliver(dir, "one\n");
+    deliver(dir, "two\n");
+    for (const name of ["pop3d-uidlist", "pop3d-uidlist.tmp", "pop3d-expunge", "dovecot-uidlist"]) mkfifo(join(dir, name));
+    const drop = await store().open("alice", undefined);
+    try {
+      expect(drop.messages.length).toBe(2);
+      expect(readMessage(drop, 1)).toBe("two\n");
+      await drop.commit({ deleted: [0], retrieved: [] });
+    } finally {
+      drop.close();
+    }
+    const again = await store().open("alice", undefined);
+    try {
+      expect(again.messages.map((m) => m.uid)).toEqual([2]);
+    } finally {
+      again.close();
+    }
+  });
+});

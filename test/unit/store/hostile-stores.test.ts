@@ -69,3 +69,17 @@ describe("Cyrus", () => {
     }
   });
 });
+
+describe("mbox index", () => {
+  test("a FIFO planted under the index's name is no index, not a hang", async () => {
+    const dir = tempDir("hostile");
+    writeFileSync(join(dir, "alice"), mboxOf([message(1), message(2)]));
+    mkfifo(join(dir, ".alice.pop3d-index"));
+    const drop = await new MboxStore({ pathTemplate: join(dir, "%u"), lockTimeoutMs: 2000 }).open("alice", undefined);
+    try {
+      expect(drop.messages.length).toBe(2);
+    } finally {
+      drop.close();
+    }
+  });
+});
