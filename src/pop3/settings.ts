@@ -47,6 +47,8 @@ export interface SessionSettings {
   maxLoginsPerUser: number;
   /** user_deny.db (auth/deny-db.ts): the message when the user is denied this service, checked before every command. */
   userDeny?: (user: string) => string | undefined;
+  /** maxlogins_* counted as Cyrus before 3.12 did (every service; USER/PASS counts its own session). */
+  loginLimitsAsCyrusBefore312?: boolean;
   /** The mailbox name proc files record for a logged-in user (Cyrus's internal name, user.alice). */
   procMailbox?: (userid: string, subfolder: string | undefined) => string;
 }

@@ -43,11 +43,11 @@ function alive(pid: number): boolean {
   }
 }
 
-function tally(entries: Iterable<RegistryEntry>, service: string, clientHost: string, userid: string): LoginCounts {
+function tally(entries: Iterable<RegistryEntry>, service: string, clientHost: string, userid: string, asCyrusBefore312 = false): LoginCounts {
   const counts = { host: 0, user: 0 };
   for (const e of entries) {
-    // only logged-in sessions of the same service count
-    if (e.service !== service || e.mailbox === "" || e.userid === "") continue;
+    // only logged-in sessions of the same service count; before 3.12 every entry with a user did
+    if (asCyrusBefore312 ? e.userid === "" : e.service !== service || e.mailbox === "" || e.userid === "") continue;
     if (e.clientHost === clientHost) counts.host++;
     if (e.userid === userid) counts.user++;
   }
@@ -130,9 +130,9 @@ export class ProcFileRegistry implements SessionRegistry {
     }
   }
 
-  count(service: string, clientHost: string, userid: string): LoginCounts {
-    const counts = tally(this.readEntries(), service, clientHost, userid);
-    const extra = tally(this.overflow.values(), service, clientHost, userid);
+  count(service: string, clientHost: string, userid: string, asCyrusBefore312 = false): LoginCounts {
+    const counts = tally(this.readEntries(), service, clientHost, userid, asCyrusBefore312);
+    const extra = tally(this.overflow.values(), service, clientHost, userid, asCyrusBefore312);
     return { host: counts.host + extra.host, user: counts.user + extra.user };
   }
 
@@ -177,8 +177,8 @@ export class MemoryRegistry implements SessionRegistry {
     this.entries.delete(key);
   }
 
-  count(service: string, clientHost: string, userid: string): LoginCounts {
-    return tally(this.entries.values(), service, clientHost, userid);
+  count(service: string, clientHost: string, userid: string, asCyrusBefore312 = false): LoginCounts {
+    return tally(this.entries.values(), service, clientHost, userid, asCyrusBefore312);
   }
 }
 

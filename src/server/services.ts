@@ -20,6 +20,7 @@ const loadCyrusStore = () => require("../store/cyrus/index.ts") as typeof import
 import { join } from "node:path";
 import type { BackendConnector } from "../pop3/backend-link.ts";
 import { userDenyFromConfig } from "./user-deny.ts";
+import { cyrusCompat } from "../config/cyrus-compat.ts";
 import { internalName, userMailboxName } from "../store/cyrus/mailbox-name.ts";
 
 export interface Services {
@@ -46,6 +47,7 @@ export function buildServices(cfg: Config, options: ServiceOptions, log: Log): S
       stateDirectory: join(settings.configDirectory, "pop3d", "lastlogin"),
     });
   }
+  settings.loginLimitsAsCyrusBefore312 = cyrusCompat(cfg).loginLimitsCountEveryService;
   const naming = {
     unixHierarchySep: cfg.bool("unixhierarchysep"),
     virtDomains: cfg.enumValue("virtdomains") !== "off",

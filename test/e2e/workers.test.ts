@@ -15,7 +15,7 @@ setDefaultTimeout(60_000);
 
 let fx: Fixture;
 beforeAll(() => {
-  fx = makeFixture({ config: { ...tlsConfig(makePki()), allowplaintext: "yes", pop3_workers: "2", maxlogins_per_user: "1" } });
+  fx = makeFixture({ config: { ...tlsConfig(makePki()), allowplaintext: "yes", pop3_workers: "2", maxlogins_per_user: "1", pop3_cyrus_compat: "3.12.1" } });
 });
 afterAll(cleanupAll);
 

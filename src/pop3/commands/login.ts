@@ -15,8 +15,9 @@ import { TelemetryLog } from "../../log/telemetry.ts";
 export function withinLoginLimits(session: SessionContext, user: string): boolean {
   const s = session.settings;
   if (!session.registry || (s.maxLoginsPerHost === 0 && s.maxLoginsPerUser === 0)) return true;
-  session.registry.remove(session);
-  const counts = session.registry.count(s.service, session.io.clientHost, user);
+  // before 3.12 Cyrus counted its own entry once USER had named the user (docs/compatibility.md)
+  if (!s.loginLimitsAsCyrusBefore312) session.registry.remove(session);
+  const counts = session.registry.count(s.service, session.io.clientHost, user, s.loginLimitsAsCyrusBefore312);
   const hostFull = s.maxLoginsPerHost > 0 && counts.host >= s.maxLoginsPerHost;
   const userFull = s.maxLoginsPerUser > 0 && counts.user >= s.maxLoginsPerUser;
   if (!hostFull && !userFull) return true;

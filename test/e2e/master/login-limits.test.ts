@@ -29,8 +29,9 @@ afterAll(async () => {
   cleanupAll();
 });
 
-function limits(perHost: number, perUser: number): void {
-  setConfig(fx, { maxlogins_per_host: String(perHost), maxlogins_per_user: String(perUser) });
+/** Counting as Cyrus 3.12.1 does; how Cyrus before 3.12 counted is tested in test/e2e/dropin. */
+function limits(perHost: number, perUser: number, compat = "3.12.1"): void {
+  setConfig(fx, { maxlogins_per_host: String(perHost), maxlogins_per_user: String(perUser), pop3_cyrus_compat: compat });
 }
 
 async function passReply(c: PopClient, user: string): Promise<string> {
@@ -100,6 +101,40 @@ describe("maxlogins_* (§5.1)", () => {
     writeFileSync(join(procDir, String(dead)), entry);
     expect(await passReply(c, "alice")).toMatch(/^\+OK Mailbox locked and ready/);
     await quit(c);
+  });
+});
+
+describe("maxlogins_* as Cyrus before 3.12 counts them", () => {
+  test("3.6: USER/PASS counts its own session, so it gets one fewer than AUTH", async () => {
+    limits(0, 2, "3.6");
+    serviceDir(fx, procDir);
+    const m = await FakeMaster.start({ args: ["-C", fx.confPath, "-U", "5"], children: 3 });
+    const first = await PopClient.connect(m.port);
+    expect(await passReply(first, "alice")).toMatch(/^\+OK Mailbox locked and ready/);
+    // the first session plus this one's own entry (USER named alice) make 2 of 2
+    const second = await PopClient.connect(m.port);
+    expect(await passReply(second, "alice")).toBe("-ERR Too many open connections (2 of 2 for alice)");
+    // AUTH PLAIN names nobody in the proc entry before the check: 1 of 2 passes
+    const third = await PopClient.connect(m.port);
+    expect(await third.cmd(`AUTH PLAIN ${Buffer.from("\0alice\0alice-pw").toString("base64")}`)).toMatch(/^\+OK Mailbox locked and ready/);
+    await quit(third);
+    await quit(first);
+    await quit(second);
+  });
+
+  test("3.6: another service's logged-in entry (an IMAP session) counts", async () => {
+    limits(0, 1, "3.6");
+    serviceDir(fx, procDir);
+    const imap = join(procDir, String(process.pid));
+    writeFileSync(imap, "imap\t[127.0.0.1]\tbob\tuser.bob\t\n");
+    try {
+      const m = await FakeMaster.start({ args: ["-C", fx.confPath, "-U", "5"] });
+      const c = await PopClient.connect(m.port);
+      expect(await c.cmd(`AUTH PLAIN ${Buffer.from("\0bob\0bob-pw").toString("base64")}`)).toBe("-ERR Too many open connections (1 of 1 for bob)");
+      await quit(c);
+    } finally {
+      rmSync(imap);
+    }
   });
 });
 

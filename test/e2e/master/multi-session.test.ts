@@ -31,7 +31,7 @@ beforeAll(async () => {
   const socketPath = join(fx.dir, "syslog.sock");
   // service-prefixed, like every key
   // debug: master passes LOG_DEBUG lines (its per-connection accounting) to syslog only with it
-  setConfig(fx, { pop3_syslog_socket: socketPath, pop3_pop3_sessions_per_process: String(PER_PROCESS), maxlogins_per_user: "2", debug: "yes" });
+  setConfig(fx, { pop3_syslog_socket: socketPath, pop3_pop3_sessions_per_process: String(PER_PROCESS), maxlogins_per_user: "2", debug: "yes", pop3_cyrus_compat: "3.12.1" });
   syslog = await SyslogReceiver.start(socketPath);
   procDir = join(fx.dir, "conf", "proc");
   master = await startRealMaster(fx, freePort(), { args: "-U 100", prefork: 1 });
