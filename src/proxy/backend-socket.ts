@@ -25,8 +25,11 @@ export class BackendSocket {
   private closing = false;
   private gone = false;
   private goneReason: string | undefined;
-  /** While set, the plaintext socket's events are ignored: its bytes are the TLS records. */
-  private raw: AnySocket | undefined;
+  /**
+   * Bumped by STLS: the plaintext socket keeps getting events (its bytes are the TLS records), and
+   * only the handlers of the current generation may act.
+   */
+  private generation = 0;
   private handshakeDone: ((error: string | undefined) => void) | undefined;
   tlsActive = false;
 
@@ -54,38 +57,41 @@ export class BackendSocket {
       void opening.then((s) => s.terminate()).catch(() => {});
       if (error instanceof BackendSocketError) throw error;
       const e = error as NodeJS.ErrnoException;
-      throw new BackendSocketError(e.code ? `${e.code}${e.message && !e.message.includes(e.code) ? ` (${e.message})` : ""}` : String(e.message ?? e));
+      // the errno name (ECONNREFUSED, EHOSTUNREACH ...) is what an operator greps for
+      throw new BackendSocketError(e.code ?? String(e.message ?? e));
     } finally {
       clearTimeout(timer);
     }
   }
 
   private handlers(): SocketHandler<undefined> {
+    const mine = this.generation;
+    const current = () => mine === this.generation;
     return {
-      data: (s, chunk) => {
-        if (s === this.raw) return;
+      data: (_s, chunk) => {
+        if (!current()) return;
         if (this.sink) this.sink.data(chunk);
         else {
           this.inbox = this.inbox.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.inbox, chunk]);
           this.wake();
         }
       },
-      drain: (s) => {
-        if (s !== this.raw) this.onDrain();
+      drain: () => {
+        if (current()) this.onDrain();
       },
       handshake: (_s, ok, error) => {
         const done = this.handshakeDone;
         this.handshakeDone = undefined;
         done?.(ok ? undefined : (error?.message ?? "no details"));
       },
-      end: (s) => {
-        if (s !== this.raw) this.markGone("closed by the backend");
+      end: () => {
+        if (current()) this.markGone("closed by the backend");
       },
-      close: (s, error) => {
-        if (s !== this.raw) this.markGone(error ? `connection error: ${(error as Error).message ?? error}` : "closed by the backend");
+      close: (_s, error) => {
+        if (current()) this.markGone(error ? `connection error: ${(error as Error).message ?? error}` : "closed by the backend");
       },
-      error: (s, error) => {
-        if (s !== this.raw) this.markGone(`connection error: ${error.message}`);
+      error: (_s, error) => {
+        if (current()) this.markGone(`connection error: ${error.message}`);
       },
     };
   }
@@ -121,7 +127,7 @@ export class BackendSocket {
   /** STARTTLS after the backend said +OK to STLS; resolves with an error text, or undefined. */
   async startTls(tls: ClientTlsOptions, timeoutMs: number): Promise<string | undefined> {
     const handshake = new Promise<string | undefined>((resolve) => (this.handshakeDone = resolve));
-    this.raw = this.socket;
+    this.generation++;
     // bytes sent before the switch are plaintext the backend may not have sent (STARTTLS injection)
     this.inbox = Buffer.alloc(0);
     const upgraded = (this.socket as unknown as { upgradeTLS(o: unknown): [AnySocket, AnySocket] }).upgradeTLS({

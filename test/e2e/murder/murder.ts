@@ -141,11 +141,31 @@ export class CyrusNode {
   }
 
   async start(): Promise<void> {
-    const cmd = this.asCyrus([`${CYRUS_BIN}/master`, "-C", this.confPath, "-M", join(this.dir, "cyrus.conf"), "-p", join(this.dir, "master.pid")]);
+    // a session of its own: master signals its whole process group when it shuts down, which
+    // must not reach the other nodes' masters (or the test runner)
+    const cmd = ["setsid", ...this.asCyrus([`${CYRUS_BIN}/master`, "-C", this.confPath, "-M", join(this.dir, "cyrus.conf"), "-p", join(this.dir, "master.pid")])];
     const proc = Bun.spawn(cmd, { stdin: "ignore", stdout: "ignore", stderr: "ignore", env: childEnv() });
     ownProcess(proc);
     this.master = proc;
     for (const port of this.spec.ports) await waitForListening(port, `Cyrus master (${this.label})`, () => this.running);
+  }
+
+  /** Pids whose parent is this node's master, from /proc. */
+  childPids(): number[] {
+    const master = this.master?.pid;
+    const pids: number[] = [];
+    if (master === undefined) return pids;
+    // setsid and setpriv exec master, so the spawned pid is master's
+    for (const name of readdirSync("/proc")) {
+      if (!/^\d+$/.test(name)) continue;
+      try {
+        const stat = readFileSync(`/proc/${name}/stat`, "latin1");
+        if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === master) pids.push(Number(name));
+      } catch {
+        // exited meanwhile
+      }
+    }
+    return pids;
   }
 
   async stop(): Promise<void> {
@@ -167,6 +187,8 @@ export interface MurderSetup {
   backendPop3?: [Pop3Server, Pop3Server];
   /** Extra imapd.conf lines for the frontend (shared by our binary and Cyrus's pop3d there). */
   frontendConfig?: Record<string, string>;
+  /** Extra imapd.conf lines for each backend. */
+  backendConfig?: [Record<string, string>, Record<string, string>];
 }
 
 export class Murder {
@@ -178,6 +200,8 @@ export class Murder {
     readonly frontendPort: number,
     /** Cyrus's own pop3d on the frontend. */
     readonly cyrusFrontendPort: number,
+    /** Our binary again, as `pop3multi` with pop3_sessions_per_process 4. */
+    readonly frontendMultiPort: number,
     readonly backendPop3Ports: [number, number],
     readonly backendImapPorts: [number, number],
     readonly users: Record<string, string>,
@@ -195,6 +219,7 @@ export class Murder {
     const slavePort = freePort();
     const frontendPort = freePort();
     const cyrusFrontendPort = freePort();
+    const frontendMultiPort = freePort();
     const backendPop3Ports: [number, number] = [freePort(), freePort()];
     const backendImapPorts: [number, number] = [freePort(), freePort()];
     const mupdateClient = {
@@ -217,7 +242,7 @@ export class Murder {
       const which = setup.backendPop3?.[i] ?? "cyrus";
       return new CyrusNode(`backend${i + 1}`, account, (dir) => ({
           servername: `127.0.0.1:${backendPop3Ports[i]}`,
-          config: { ...mupdateClient, proxyservers: PROXY_USER, lmtp_admins: PROXY_USER, pop3_mailstore: "cyrus" },
+          config: { ...mupdateClient, proxyservers: PROXY_USER, lmtp_admins: PROXY_USER, pop3_mailstore: "cyrus", ...(setup.backendConfig?.[i] ?? {}) },
           services: [
             `imap cmd="imapd -C {conf}" listen="127.0.0.1:${backendImapPorts[i]}" prefork=0`,
             `pop3 cmd="${which === "ours" ? `${dir}/pop3d` : cyrusPop} -C {conf}" listen="127.0.0.1:${backendPop3Ports[i]}" prefork=0`,
@@ -236,6 +261,7 @@ export class Murder {
           proxy_password: PROXY_PASSWORD,
           pop3_mailstore: "cyrus",
           pop3_syslog_socket: join(dir, "syslog.sock"),
+          pop3multi_pop3_sessions_per_process: "4",
           ...(setup.frontendConfig ?? {}),
         },
         services: [
@@ -243,9 +269,10 @@ export class Murder {
           `mupdate cmd="${mupdateBin} -C {conf}" listen="127.0.0.1:${slavePort}" prefork=1`,
           `pop3 cmd="${dir}/pop3d -C {conf}" listen="127.0.0.1:${frontendPort}" prefork=0`,
           `pop3cyrus cmd="${cyrusPop} -C {conf}" listen="127.0.0.1:${cyrusFrontendPort}" prefork=0`,
+          `pop3multi cmd="${dir}/pop3d -C {conf}" listen="127.0.0.1:${frontendMultiPort}" prefork=0`,
         ],
         sasl: { ...setup.users, [ADMIN]: ADMIN_PASSWORD },
-        ports: [slavePort, frontendPort, cyrusFrontendPort],
+        ports: [slavePort, frontendPort, cyrusFrontendPort, frontendMultiPort],
       }));
 
     const nodes = [mupdate, ...backends, frontend];
@@ -254,7 +281,7 @@ export class Murder {
     const frontendSyslog = await SyslogReceiver.start(syslogSocket);
     await mupdate.start();
     for (const node of [...backends, frontend]) await node.start();
-    return new Murder(mupdate, backends, frontend, frontendPort, cyrusFrontendPort, backendPop3Ports, backendImapPorts, setup.users, frontendSyslog);
+    return new Murder(mupdate, backends, frontend, frontendPort, cyrusFrontendPort, frontendMultiPort, backendPop3Ports, backendImapPorts, setup.users, frontendSyslog);
   }
 
   /** Admin IMAP on backend `i`: create, delete or list mailboxes. */
@@ -318,6 +345,17 @@ export class Murder {
     const r = await run(["python3", IMAP_TOOL, String(this.backendImapPorts[i]), "user", user, this.users[user]!, "state"]);
     if (r.code !== 0) throw new Error(`imap_tool state ${user} on backend${i + 1}: ${r.stderr}`);
     return JSON.parse(r.stdout.toString());
+  }
+
+  /** Pids of the pop3d processes backend `i`'s master runs now (children of that master). */
+  backendPop3Pids(i: 0 | 1): number[] {
+    return this.backends[i].childPids().filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "latin1").split("\0")[0]!.endsWith("pop3d");
+      } catch {
+        return false;
+      }
+    });
   }
 
   async stop(): Promise<void> {
