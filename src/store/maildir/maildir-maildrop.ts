@@ -4,7 +4,7 @@
  * (uid-table.ts). Mail delivered later is not in it and is never touched; nothing changes on disk
  * before commit() (the UPDATE state).
  */
-import { renameSync, unlinkSync } from "node:fs";
+import { lstatSync, renameSync, unlinkSync } from "node:fs";
 import { isNotRegularFile, openRegularFile } from "../fs/safe-open.ts";
 import { StoreError, type CommitRequest, type CommitResult, type Maildrop, type MessageInfo, type MessageSource } from "../maildrop.ts";
 import { FileLockTimeoutError, withFileLock } from "../../sys/file-lock.ts";
@@ -30,8 +30,12 @@ export class MaildirMaildrop implements Maildrop {
   private closed = false;
   /** Rows whose file was found elsewhere than the list said (new/→cur/, flag changes). */
   private readonly moved = new Map<number, MaildirFile>();
-  /** A fresh listing, taken at most once per operation when a message is not where it was. */
-  private relocated: ReadonlyMap<string, MaildirFile> | undefined;
+  /**
+   * The last full listing, taken when a message was not where it was; kept for the next messages
+   * (an IMAP client usually moves many at once), and taken again at most once per operation.
+   */
+  private listing: ReadonlyMap<string, MaildirFile> | undefined;
+  private listedThisOperation = false;
 
   constructor(
     private readonly dir: string,
@@ -49,7 +53,7 @@ export class MaildirMaildrop implements Maildrop {
 
   open(index: number): MessageSource {
     this.checkIndex(index);
-    this.relocated = undefined;
+    this.listedThisOperation = false;
     for (;;) {
       const path = messagePath(this.dir, this.file(index));
       try {
@@ -101,15 +105,28 @@ export class MaildirMaildrop implements Maildrop {
    */
   private relocate(index: number): boolean {
     const before = this.file(index);
-    if (this.relocated === undefined) {
-      try {
-        this.relocated = scanMaildirNow(this.dir);
-      } catch {
-        this.relocated = new Map();
+    const baseName = this.table.baseName(index);
+    const known = this.listing?.get(baseName);
+    if (known !== undefined && !sameFile(known, before)) return this.movedTo(index, known);
+    if (this.listedThisOperation) return false;
+    // A MUA's first move is new/<name> → cur/<name>:2,[S]; two stats beat listing 100,000 names.
+    if (before.subdir === "new") {
+      for (const name of [`${before.name}:2,`, `${before.name}:2,S`]) {
+        if (isRegularFile(`${this.dir}/cur/${name}`)) return this.movedTo(index, { subdir: "cur", name });
       }
     }
-    const file = this.relocated.get(this.table.baseName(index));
+    this.listedThisOperation = true;
+    try {
+      this.listing = scanMaildirNow(this.dir);
+    } catch {
+      this.listing = new Map();
+    }
+    const file = this.listing.get(baseName);
     if (file === undefined || sameFile(file, before)) return false;
+    return this.movedTo(index, file);
+  }
+
+  private movedTo(index: number, file: MaildirFile): true {
     this.moved.set(index, file);
     return true;
   }
@@ -130,7 +147,7 @@ export class MaildirMaildrop implements Maildrop {
   }
 
   private async applyUpdate(deleted: readonly number[], seen: readonly number[]): Promise<CommitResult> {
-    this.relocated = undefined;
+    this.listedThisOperation = false;
     // All or nothing: once the intent is durable, a crash anywhere below is finished at the next
     // login (expunge-intent.ts); before it, nothing has changed.
     if (deleted.length > 0) {
@@ -184,4 +201,12 @@ export class MaildirMaildrop implements Maildrop {
     }
   }
 
+}
+
+function isRegularFile(path: string): boolean {
+  try {
+    return lstatSync(path).isFile();
+  } catch {
+    return false;
+  }
 }

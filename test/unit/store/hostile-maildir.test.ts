@@ -4,7 +4,7 @@
  * the process, or crash a login; each skipped entry is logged once.
  */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { mkdirSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, renameSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { spawnSync } from "bun";
 import { StoreError } from "../../../src/store/maildrop.ts";
@@ -135,6 +135,24 @@ describe("the store's own files replaced by things that are not files", () => {
       expect(again.messages.map((m) => m.uid)).toEqual([2]);
     } finally {
       again.close();
+    }
+  });
+});
+
+describe("messages moved after login", () => {
+  test("moved to cur/ with or without flags, every message is still found and read", async () => {
+    const names = Array.from({ length: 6 }, (_, i) => deliver(dir, `moved ${i}\n`));
+    const drop = await store().open("alice", undefined);
+    try {
+      const infos = [":2,", ":2,S", ":2,RS", ":2,", ":2,FS", ":2,T"];
+      names.forEach((name, i) => renameSync(join(dir, "new", name), join(dir, "cur", `${name}${infos[i]}`)));
+      for (let i = 0; i < names.length; i++) expect(readMessage(drop, i)).toBe(`moved ${i}\n`);
+      // Moved again after they were found: still followed.
+      renameSync(join(dir, "cur", `${names[0]}:2,`), join(dir, "cur", `${names[0]}:2,S`));
+      expect(readMessage(drop, 0)).toBe("moved 0\n");
+      expect((await drop.commit({ deleted: [0, 5], retrieved: [] })).expunged).toBe(2);
+    } finally {
+      drop.close();
     }
   });
 });
