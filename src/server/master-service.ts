@@ -9,7 +9,8 @@ import { closeSync, openSync, statSync, writeSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Log } from "../log/log.ts";
 import { exitCodeFor } from "../pop3/session-io.ts";
-import { acceptConnection, fcntlSetLock, pollReadable, EAGAIN, EINTR } from "../sys/libc.ts";
+import { acceptConnection, closeFd, errnoName, fcntlSetLock, isListeningSocket, pollReadable, setNonBlocking, EAGAIN, EINTR } from "../sys/libc.ts";
+import { fcntlLockWait } from "../sys/file-lock.ts";
 import { serveFd, type FdSessionOptions } from "./fd-session.ts";
 
 export const STATUS_FD = 3;
@@ -24,13 +25,46 @@ export const MASTER_SERVICE_CONNECTION_MULTI = 0x04;
 
 /** How long one poll(2) may block the JS thread: signals and timers run between slices. */
 const POLL_SLICE_MS = 200;
-/** Retry interval while a sibling holds the accept lock (F_SETLKW would freeze the event loop). */
-const LOCK_RETRY_MS = 20;
+/** Out of descriptors: wait this long before accepting again (the backlog holds the clients). */
+const DESCRIPTOR_SHORTAGE_PAUSE_MS = 100;
+/** At most one "out of descriptors" log line per this interval. */
+const DESCRIPTOR_SHORTAGE_LOG_MS = 10_000;
+/** sysexits.h: service.c exits EX_OSERR when accept fails for good. */
+export const EX_OSERR = 71;
+const EMFILE = 24;
+const ENFILE = 23;
+
+function openSpare(): number {
+  try {
+    return openSync("/dev/null", "r");
+  } catch {
+    return -1;
+  }
+}
+
+/**
+ * fd 4 must be a listening socket: anything else (a pipe, a closed fd) can never accept, and
+ * service.c exits EX_OSERR with "accept failed". It is made non-blocking, so that a sibling that
+ * loses the race for a connection gets EAGAIN instead of freezing its JS thread in accept(2).
+ */
+export function checkListenFd(log: Log): boolean {
+  if (!isListeningSocket(LISTEN_FD)) {
+    log.err(`accept failed: fd ${LISTEN_FD} is not a listening socket`);
+    return false;
+  }
+  try {
+    setNonBlocking(LISTEN_FD);
+  } catch (error) {
+    log.err(`accept failed: ${(error as Error).message}`);
+    return false;
+  }
+  return true;
+}
 
 /** accept(2) errors service.c retries instead of exiting 71. */
 const TRANSIENT_ACCEPT_ERRORS = new Set([EINTR, EAGAIN, 103 /* ECONNABORTED */, 71 /* EPROTO */, 100 /* ENETDOWN */,
   92 /* ENOPROTOOPT */, 112 /* EHOSTDOWN */, 64 /* ENONET */, 113 /* EHOSTUNREACH */, 95 /* EOPNOTSUPP */, 101 /* ENETUNREACH */,
-  24 /* EMFILE */, 23 /* ENFILE */, 105 /* ENOBUFS */, 12 /* ENOMEM */]);
+  105 /* ENOBUFS */, 12 /* ENOMEM */]);
 
 export interface MasterOptions {
   service: string;
@@ -95,12 +129,16 @@ export class MasterService {
   private waiting = false;
   private readonly executableChanged = executableWatcher();
   private lockFd = -1;
+  private spareFd = -1;
+  private lastShortageLog = 0;
+  private readonly hangupSignal = new AbortController();
 
   constructor(private readonly o: MasterOptions) {}
 
   /** SIGHUP: exit now if waiting for a connection, otherwise after the session's QUIT (§2.4). */
   onHangup(): void {
     this.hangup = true;
+    this.hangupSignal.abort();
   }
 
   get isWaiting(): boolean {
@@ -109,6 +147,7 @@ export class MasterService {
 
   async run(): Promise<number> {
     this.openAcceptLock();
+    this.spareFd = openSpare();
     const limit = Math.max(1, this.o.maxUses);
     const reuseSeconds = effectiveReuseTimeout(this.o.reuseTimeout);
     for (;;) {
@@ -142,9 +181,15 @@ export class MasterService {
           if (pollReadable(LISTEN_FD, POLL_SLICE_MS)) {
             const fd = acceptConnection(LISTEN_FD);
             if (fd >= 0) return fd;
+            if (-fd === EMFILE || -fd === ENFILE) {
+              // poll stays readable while we cannot accept: refuse this one client and pause
+              this.refuseWithSpareFd(-fd);
+              await Bun.sleep(DESCRIPTOR_SHORTAGE_PAUSE_MS);
+              continue;
+            }
             if (!TRANSIENT_ACCEPT_ERRORS.has(-fd)) {
-              this.o.log.err(`accept failed: errno ${-fd}`);
-              process.exit(71);
+              this.o.log.err(`accept failed: ${errnoName(-fd)}`);
+              process.exit(EX_OSERR);
             }
           }
           // let signal handlers and timers run between poll slices
@@ -170,13 +215,30 @@ export class MasterService {
     }
   }
 
+  /**
+   * Out of descriptors (EMFILE/ENFILE): give up the spare one, accept the waiting client and close
+   * it at once (it sees the connection end instead of waiting in the backlog), then take the spare
+   * back. Without this, poll reports the listener readable forever and the loop spins.
+   */
+  private refuseWithSpareFd(code: number): void {
+    if (this.spareFd >= 0) {
+      closeSync(this.spareFd);
+      const fd = acceptConnection(LISTEN_FD);
+      if (fd >= 0) closeFd(fd);
+      this.spareFd = openSpare();
+    }
+    const now = Date.now();
+    if (now - this.lastShortageLog >= DESCRIPTOR_SHORTAGE_LOG_MS) {
+      this.lastShortageLog = now;
+      this.o.log.err(`accept failed: ${errnoName(code)}; refusing connections until descriptors free up`);
+    }
+  }
+
+  /** Idle siblings wait with the shared back-off (store's fcntl wait); SIGHUP ends the wait at once. */
   private async lockAccept(deadline: number): Promise<boolean> {
     if (this.lockFd < 0) return true;
-    for (;;) {
-      if (fcntlSetLock(this.lockFd, "write")) return true;
-      if (this.hangup || Date.now() >= deadline) return false;
-      await Bun.sleep(LOCK_RETRY_MS);
-    }
+    if (this.hangup) return false;
+    return fcntlLockWait(this.lockFd, "write", { deadline, signal: this.hangupSignal.signal });
   }
 
   private unlockAccept(): void {

@@ -47,7 +47,8 @@ function libc(): LibcSymbols {
 
 const ERRNO_NAMES: Readonly<Record<number, string>> = {
   1: "EPERM", 2: "ENOENT", 4: "EINTR", 5: "EIO", 9: "EBADF", 11: "EAGAIN", 12: "ENOMEM",
-  13: "EACCES", 22: "EINVAL", 24: "EMFILE", 35: "EDEADLK", 37: "ENOLCK", 38: "ENOSYS",
+  13: "EACCES", 22: "EINVAL", 23: "ENFILE", 24: "EMFILE", 35: "EDEADLK", 37: "ENOLCK", 38: "ENOSYS",
+  88: "ENOTSOCK",
 };
 
 export const EINTR = 4;
@@ -345,3 +346,22 @@ const PR_SET_PDEATHSIG = 1;
 export function signalOnParentDeath(signal: number): void {
   if (libc().prctl(PR_SET_PDEATHSIG, signal, 0, 0, 0) !== 0) throw new LibcError("prctl(PR_SET_PDEATHSIG)", errno());
 }
+
+const F_GETFL = 3;
+const F_SETFL = 4;
+const O_NONBLOCK = 0o4000;
+
+/**
+ * O_NONBLOCK on an open file description (shared with every process holding it): an accept(2)
+ * that loses the race to a sibling then fails with EAGAIN instead of blocking the JS thread.
+ */
+export function setNonBlocking(fd: number): void {
+  const fns = libc();
+  // F_GETFL/F_SETFL take an int where the lock commands take a pointer; both travel in the same
+  // register on x86_64 and aarch64
+  const flags = fns.fcntl(fd, F_GETFL, null);
+  if (flags < 0) throw new LibcError(`fcntl(${fd}, F_GETFL)`, errno());
+  if ((flags & O_NONBLOCK) !== 0) return;
+  if (fns.fcntl(fd, F_SETFL, (flags | O_NONBLOCK) as never) !== 0) throw new LibcError(`fcntl(${fd}, F_SETFL)`, errno());
+}
+

@@ -5,7 +5,7 @@
  */
 import { routeThroughTslog } from "../../log/logger.ts";
 import type { Session } from "../../pop3/session.ts";
-import { MasterService } from "../master-service.ts";
+import { EX_OSERR, MasterService, checkListenFd } from "../master-service.ts";
 import { MultiMasterService } from "../master-multi.ts";
 import { becomeServiceUser } from "../process-setup.ts";
 import { MAX_PROC_SLOTS, ProcFileRegistry, procDirectory } from "../proc-registry.ts";
@@ -16,6 +16,7 @@ export async function runMasterMode(l: Launch): Promise<number> {
     complain("Fatal error: must run as the Cyrus user", l.mode);
     return EX_USAGE;
   }
+  if (!checkListenFd(l.log)) return EX_OSERR;
   // slot 0 (the bare pid) is for one-session processes only
   const perProcess = Math.min(l.cfg.int("pop3_sessions_per_process"), MAX_PROC_SLOTS - 1);
   const registry = new ProcFileRegistry(procDirectory(l.configDirectory, l.cfg.str("proc_path")), perProcess > 1);

@@ -32,6 +32,8 @@ export interface FakeMasterOptions {
   id?: string;
   noService?: boolean;
   noId?: boolean;
+  /** What fd 4 is: the listener (default), or a pipe (a broken setup). */
+  fd4?: "listener" | "pipe";
 }
 
 export class FakeMaster {
@@ -70,6 +72,7 @@ export class FakeMaster {
     const flags = ["--children", String(o.children ?? 1), "--service", o.service ?? "pop3", "--id", o.id ?? "0"];
     if (o.noService) flags.push("--no-service");
     if (o.noId) flags.push("--no-id");
+    if (o.fd4) flags.push("--fd4", o.fd4);
     const proc = Bun.spawn(["python3", FAKE_MASTER, ...flags, "--", o.binary ?? BINARY, ...o.args], {
       stdin: "ignore",
       stdout: "pipe",
@@ -91,7 +94,9 @@ export class FakeMaster {
       (value) => master.events.push(value as MasterEvent),
       () => (master.finished = true),
     );
-    await master.waitFor(() => master.events.some((e) => e.event === "spawned"), "the fake master to spawn");
+    // every child, not just the first: a test that reads pids[1] must find it there
+    const children = o.children ?? 1;
+    await master.waitFor(() => master.pids.length >= children, `the fake master to spawn ${children} child(ren)`);
     return master;
   }
 
@@ -114,9 +119,18 @@ export class FakeMaster {
     return this.pids.filter((p) => !exited.has(p));
   }
 
-  /** Status message codes, in arrival order (of one child, or of all). */
-  statuses(pid?: number): number[] {
-    return this.events.flatMap((e) => (e.event === "status" && (pid === undefined || e.pid === pid) ? [e.msg] : []));
+  /**
+   * One child's status message codes, in arrival order. The pid is required: an undefined one
+   * (a sibling not spawned yet) must not quietly mean "every child".
+   */
+  statuses(pid: number): number[] {
+    if (typeof pid !== "number") throw new Error(`statuses(${pid}): a child's pid is required`);
+    return this.events.flatMap((e) => (e.event === "status" && e.pid === pid ? [e.msg] : []));
+  }
+
+  /** Every child's status message codes, in arrival order. */
+  allStatuses(): number[] {
+    return this.events.flatMap((e) => (e.event === "status" ? [e.msg] : []));
   }
 
   badStatuses(): string[] {
@@ -131,7 +145,7 @@ export class FakeMaster {
     }, what, WAIT_LIMIT_MS);
   }
 
-  async waitForStatuses(count: number, pid?: number): Promise<number[]> {
+  async waitForStatuses(count: number, pid: number): Promise<number[]> {
     await this.waitFor(() => this.statuses(pid).length >= count, `${count} status messages`);
     return this.statuses(pid);
   }

@@ -36,7 +36,7 @@ def emit(**event):
 
 
 def parse_args(argv):
-    opts = {"children": 1, "service": "pop3", "id": "0", "set_service": True, "set_id": True}
+    opts = {"children": 1, "service": "pop3", "id": "0", "set_service": True, "set_id": True, "fd4": "listener"}
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -50,6 +50,8 @@ def parse_args(argv):
             opts["id"] = argv[i + 1]; i += 2; continue
         if a == "--no-service":
             opts["set_service"] = False; i += 1; continue
+        if a == "--fd4":
+            opts["fd4"] = argv[i + 1]; i += 2; continue
         if a == "--no-id":
             opts["set_id"] = False; i += 1; continue
         raise SystemExit("fake_master.py: unknown argument " + a)
@@ -59,7 +61,8 @@ def parse_args(argv):
 def child(cmd, opts, listener_fd, pipe_w):
     # Move both fds out of the way first: either may already sit on 3 or 4, and dup2 onto the
     # other's number would close it.
-    high_listener = os.dup(listener_fd)
+    # --fd4 pipe: a broken setup, where fd 4 is not a listening socket
+    high_listener = os.dup(listener_fd) if opts["fd4"] == "listener" else os.pipe()[0]
     high_pipe = os.dup(pipe_w)
     while high_listener <= LISTEN_FD or high_pipe <= LISTEN_FD:
         if high_listener <= LISTEN_FD:

@@ -151,7 +151,7 @@ describe("proc files (Cyrus lib/proc.c format)", () => {
     expect(pidOfSessionId((/SESSIONID=<([^>]+)>/.exec(await c.cmd("PASS alice-pw")) ?? [])[1] ?? "")).toBe(m.pid);
     expect(readFileSync(file, "latin1")).toBe("pop3\tlocalhost [127.0.0.1]\talice\tuser.alice\t\n");
     await quit(c);
-    await m.waitFor(() => m.statuses().includes(AVAILABLE), "AVAILABLE");
+    await m.waitFor(() => m.allStatuses().includes(AVAILABLE), "AVAILABLE");
     expect(existsSync(file)).toBe(false);
   });
 

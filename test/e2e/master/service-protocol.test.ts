@@ -20,6 +20,7 @@ import {
   pidOfSessionId,
   quit,
   serviceAccount,
+  setConfig,
   type SyslogReceiver,
 } from "./support.ts";
 
@@ -49,22 +50,22 @@ describe("status messages and -U", () => {
     let c = await PopClient.connect(m.port);
     expect(c.greeting).toMatch(/^\+OK pop\.test pop3d \S+ server ready <\d+\.\d+@pop\.test>$/);
     // the first thing master hears is UNAVAILABLE: no AVAILABLE at start-up (§2.2)
-    expect(await m.waitForStatuses(2)).toEqual([UNAVAILABLE, CONNECTION]);
+    expect(await m.waitForStatuses(2, m.pid)).toEqual([UNAVAILABLE, CONNECTION]);
     sessionPids.push(pidOfSessionId(await login(c)));
     await quit(c);
-    expect(await m.waitForStatuses(3)).toEqual([UNAVAILABLE, CONNECTION, AVAILABLE]);
+    expect(await m.waitForStatuses(3, m.pid)).toEqual([UNAVAILABLE, CONNECTION, AVAILABLE]);
 
     c = await PopClient.connect(m.port);
     sessionPids.push(pidOfSessionId(await login(c)));
     await quit(c);
-    expect(await m.waitForStatuses(6)).toEqual([UNAVAILABLE, CONNECTION, AVAILABLE, UNAVAILABLE, CONNECTION, AVAILABLE]);
+    expect(await m.waitForStatuses(6, m.pid)).toEqual([UNAVAILABLE, CONNECTION, AVAILABLE, UNAVAILABLE, CONNECTION, AVAILABLE]);
 
     c = await PopClient.connect(m.port);
     sessionPids.push(pidOfSessionId(await login(c)));
     await quit(c);
     expect(await m.exitOf()).toBe(0);
     // no AVAILABLE after the last use, nothing at exit
-    expect(m.statuses()).toEqual([UNAVAILABLE, CONNECTION, AVAILABLE, UNAVAILABLE, CONNECTION, AVAILABLE, UNAVAILABLE, CONNECTION]);
+    expect(m.statuses(m.pid)).toEqual([UNAVAILABLE, CONNECTION, AVAILABLE, UNAVAILABLE, CONNECTION, AVAILABLE, UNAVAILABLE, CONNECTION]);
     expect(m.badStatuses()).toEqual([]);
     // one process served all three, and every message carries its pid
     expect(sessionPids).toEqual([m.pid, m.pid, m.pid]);
@@ -78,7 +79,7 @@ describe("status messages and -U", () => {
       await login(c);
       await quit(c);
       expect(await m.exitOf()).toBe(0);
-      expect(m.statuses()).toEqual([UNAVAILABLE, CONNECTION]);
+      expect(m.statuses(m.pid)).toEqual([UNAVAILABLE, CONNECTION]);
     });
   }
 
@@ -89,7 +90,7 @@ describe("status messages and -U", () => {
     expect(await c.cmd("DELE 1")).toBe("+OK message deleted");
     c.close();
     expect(await m.exitOf()).toBe(0);
-    expect(m.statuses()).toEqual([UNAVAILABLE, CONNECTION]);
+    expect(m.statuses(m.pid)).toEqual([UNAVAILABLE, CONNECTION]);
     expect(curFiles()).toHaveLength(7);
   });
 });
@@ -101,7 +102,7 @@ describe("-T reuse timeout", () => {
     await login(c);
     await quit(c);
     expect(await m.exitOf()).toBe(0);
-    expect(m.statuses()).toEqual([UNAVAILABLE, CONNECTION, AVAILABLE]);
+    expect(m.statuses(m.pid)).toEqual([UNAVAILABLE, CONNECTION, AVAILABLE]);
   });
 
   test("without a first session it waits (the alarm is armed only after a connection); SIGHUP then ends it with 0", async () => {
@@ -112,7 +113,7 @@ describe("-T reuse timeout", () => {
     expect(m.alive()).toBe(true);
     m.signal("SIGHUP");
     expect(await m.exitOf()).toBe(0);
-    expect(m.statuses()).toEqual([]);
+    expect(m.statuses(m.pid)).toEqual([]);
   });
 });
 
@@ -122,7 +123,7 @@ describe("signals (§2.4)", () => {
     await m.waitUntilAccepting();
     m.signal("SIGHUP");
     expect(await m.exitOf()).toBe(0);
-    expect(m.statuses()).toEqual([]);
+    expect(m.statuses(m.pid)).toEqual([]);
   });
 
   test("SIGHUP while waiting for the next connection: exit 0", async () => {
@@ -130,11 +131,11 @@ describe("signals (§2.4)", () => {
     const c = await PopClient.connect(m.port);
     await login(c);
     await quit(c);
-    await m.waitForStatuses(3);
+    await m.waitForStatuses(3, m.pid);
     await m.waitUntilAccepting();
     m.signal("SIGHUP");
     expect(await m.exitOf()).toBe(0);
-    expect(m.statuses()).toEqual([UNAVAILABLE, CONNECTION, AVAILABLE]);
+    expect(m.statuses(m.pid)).toEqual([UNAVAILABLE, CONNECTION, AVAILABLE]);
   });
 
   test("SIGHUP during a session: the session goes on; after QUIT the process exits 0 without AVAILABLE", async () => {
@@ -146,7 +147,7 @@ describe("signals (§2.4)", () => {
     expect(await c.cmd("STAT")).toMatch(/^\+OK 7 \d+$/);
     await quit(c);
     expect(await m.exitOf()).toBe(0);
-    expect(m.statuses()).toEqual([UNAVAILABLE, CONNECTION]);
+    expect(m.statuses(m.pid)).toEqual([UNAVAILABLE, CONNECTION]);
   });
 
   test("SIGTERM during a session: nothing more to the client, no commit, exit 75, syslog \"graceful shutdown\"", async () => {
@@ -159,7 +160,7 @@ describe("signals (§2.4)", () => {
     expect(c.unread().toString("latin1")).toBe("");
     expect(await m.exitOf()).toBe(75);
     expect(curFiles()).toHaveLength(7);
-    expect(m.statuses()).toEqual([UNAVAILABLE, CONNECTION]);
+    expect(m.statuses(m.pid)).toEqual([UNAVAILABLE, CONNECTION]);
     const line = await syslog.waitForMessage("graceful shutdown", m.pid);
     expect(line.pri).toBe(2 * 8 + 5); // MAIL (the build default), NOTICE
   });
@@ -179,7 +180,7 @@ describe("start-up errors (§1, §2.5)", () => {
     try {
       const m = await FakeMaster.start({ args: ["-C", conf], noId: true });
       expect(await m.exitOf()).toBe(70);
-      expect(m.statuses()).toEqual([]);
+      expect(m.statuses(m.pid)).toEqual([]);
       if (devLog) {
         await devLog.waitFor((l) => l.message === "could not getenv(CYRUS_ID); exiting", "the CYRUS_ID complaint", ALREADY_SENT_MS);
       } else {
@@ -195,7 +196,7 @@ describe("start-up errors (§1, §2.5)", () => {
     try {
       const m = await FakeMaster.start({ args: ["-C", conf, "-U30"] });
       expect(await m.exitOf()).toBe(64);
-      expect(m.statuses()).toEqual([]);
+      expect(m.statuses(m.pid)).toEqual([]);
       if (devLog) {
         // service.c syslogs this before anything else is set up, so it goes to /dev/log
         const line = await devLog.waitFor((l) => l.message === "options and arguments MUST be separated by whitespace", "the -U30 complaint", ALREADY_SENT_MS);
@@ -211,7 +212,7 @@ describe("start-up errors (§1, §2.5)", () => {
   test("an unknown option: exit 64", async () => {
     const m = await FakeMaster.start({ args: ["-C", conf, "-Z"] });
     expect(await m.exitOf()).toBe(64);
-    expect(m.statuses()).toEqual([]);
+    expect(m.statuses(m.pid)).toEqual([]);
   });
 
   test("a bad imapd.conf: exit 78", async () => {
@@ -219,7 +220,7 @@ describe("start-up errors (§1, §2.5)", () => {
     writeFileSync(bad, readFileSync(conf, "utf8") + "this line has no colon\n");
     const m = await FakeMaster.start({ args: ["-C", bad] });
     expect(await m.exitOf()).toBe(78);
-    expect(m.statuses()).toEqual([]);
+    expect(m.statuses(m.pid)).toEqual([]);
   });
 
   test("a missing imapd.conf: exit 78", async () => {
@@ -253,7 +254,7 @@ describe.skipIf(process.getuid?.() !== 0)("started as root (§1: Cyrus will not 
     writeFileSync(bad, readFileSync(conf, "utf8").replace(/^pop3_run_as: .*$/m, "pop3_run_as: no-such-user-here"));
     const m = await FakeMaster.start({ args: ["-C", bad, "-U", "5"] });
     expect(await m.exitOf()).toBe(64);
-    expect(m.statuses()).toEqual([]);
+    expect(m.statuses(m.pid)).toEqual([]);
     await syslog.waitForMessage("Fatal error: must run as the Cyrus user", m.pid);
   });
 });
@@ -285,6 +286,24 @@ describe("accept loop", () => {
     expect(m.badStatuses()).toEqual([]);
   });
 
+  test("fd 4 that is not a listening socket (a pipe): exit 71 (EX_OSERR) with an \"accept failed\" line, no status message", async () => {
+    for (const perProcess of ["1", "3"]) {
+      setConfig(fx, { pop3_sessions_per_process: perProcess });
+      const m = await FakeMaster.start({ args: ["-C", conf], fd4: "pipe" });
+      expect(await m.exitOf(m.pid)).toBe(71);
+      await syslog.waitForMessage("accept failed: fd 4 is not a listening socket", m.pid);
+      expect(m.allStatuses()).toEqual([]);
+    }
+    setConfig(fx, { pop3_sessions_per_process: "1" });
+  });
+
+  test("fd 4 is made non-blocking, so a sibling that loses the race for a connection never blocks in accept(2)", async () => {
+    const m = await FakeMaster.start({ args: ["-C", conf, "-U", "5"] });
+    await m.waitUntilAccepting(m.pid);
+    const flags = /^flags:\s*(\d+)$/m.exec(readFileSync(`/proc/${m.pid}/fdinfo/4`, "latin1"))?.[1];
+    expect(Number.parseInt(flags!, 8) & 0o4000).toBe(0o4000);
+  });
+
   test("the lock file is named after CYRUS_SERVICE and CYRUS_ID", async () => {
     const m = await FakeMaster.start({ args: ["-C", conf, "-U", "5"], service: "pop3x", id: "7" });
     await m.waitUntilAccepting();
@@ -305,7 +324,7 @@ describe("accept loop", () => {
     chmodSync(replacement, 0o755);
     renameSync(replacement, copy);
     expect(await m.exitOf()).toBe(0);
-    expect(m.statuses()).toEqual([]);
+    expect(m.statuses(m.pid)).toEqual([]);
     await syslog.waitForMessage("process file has changed", m.pid);
   });
 
@@ -317,11 +336,11 @@ describe("accept loop", () => {
     const c = await PopClient.connect(m.port);
     await login(c);
     await quit(c);
-    await m.waitForStatuses(3);
+    await m.waitForStatuses(3, m.pid);
     await m.waitUntilAccepting();
     const later = new Date(Date.now() + 60_000);
     utimesSync(copy, later, later);
     expect(await m.exitOf()).toBe(0);
-    expect(m.statuses()).toEqual([UNAVAILABLE, CONNECTION, AVAILABLE]);
+    expect(m.statuses(m.pid)).toEqual([UNAVAILABLE, CONNECTION, AVAILABLE]);
   });
 });

@@ -41,7 +41,7 @@ async function expectNoticeAfterGreeting(m: FakeMaster, notice: string): Promise
   expect(c.unread().toString("latin1")).toBe("");
   expect(await m.exitOf()).toBe(0);
   // the session did not end with QUIT: no AVAILABLE, the process is gone
-  expect(m.statuses()).toEqual([UNAVAILABLE, CONNECTION]);
+  expect(m.statuses(m.pid)).toEqual([UNAVAILABLE, CONNECTION]);
 }
 
 describe("shutdown file (§4.1)", () => {
@@ -88,7 +88,7 @@ describe("shutdown file (§4.1)", () => {
     await c.closed();
     expect(c.unread().toString("latin1")).toBe("");
     expect(await m.exitOf()).toBe(0);
-    expect(m.statuses()).toEqual([UNAVAILABLE, CONNECTION]);
+    expect(m.statuses(m.pid)).toEqual([UNAVAILABLE, CONNECTION]);
     expect(curFiles()).toHaveLength(7);
   });
 });
