@@ -4,7 +4,7 @@
  * authentication identity and the requested (authorization) identity, equal when none was asked for.
  */
 import type { Config } from "../config/config.ts";
-import { SASL_ERR } from "./sasl/mechanism.ts";
+import { SASL_ERR } from "./sasl/errors.ts";
 
 export interface LoginPolicy {
   readonly virtdomains: "off" | "userid" | "on";

@@ -9,14 +9,8 @@ import { BUILD_SYSLOG_FACILITY } from "./build-defaults.ts";
 import { mailstoreDefault, MAILSTORE_DEFAULT_RULE } from "./store-default.ts";
 
 /** What a default computed from the rest of the file may look at. */
-export interface DefaultContext {
-  readonly configDirectory: string;
-  /** Whether a table option is set in the file. */
-  isSet(name: string): boolean;
-  /** Every key of the overflow table (partition-*, sasl_*, ...). */
-  overflowKeys(): Iterable<string>;
-  raw(key: string): string | undefined;
-}
+import type { DefaultContext } from "./default-context.ts";
+export type { DefaultContext };
 
 export interface SwitchSpec { readonly type: "switch"; readonly default: boolean; readonly doc: string }
 export interface IntSpec { readonly type: "int"; readonly default: number; readonly doc: string }

@@ -5,7 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import type { DefaultContext } from "./options.ts";
+import type { DefaultContext } from "./default-context.ts";
 
 export const MAILSTORE_DEFAULT_RULE =
   "cyrus when imapd.conf describes a Cyrus installation (defaultpartition, a partition-* key, or an existing mailboxes.db), else maildir";

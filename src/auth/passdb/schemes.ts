@@ -7,11 +7,8 @@ import { constantTimeEqual } from "./constant-time.ts";
 import { isShaCrypt, verifyShaCrypt } from "./sha-crypt.ts";
 import { isScramScheme, isSupportedScramSecret, scramCostClass, verifyScramSecret } from "./scram-scheme.ts";
 
-export interface StoredSecret {
-  /** Upper-case scheme name without braces, e.g. "SSHA256". */
-  readonly scheme: string;
-  readonly secret: string;
-}
+import type { StoredSecret } from "./stored-secret.ts";
+export type { StoredSecret };
 
 const utf8 = new TextEncoder();
 

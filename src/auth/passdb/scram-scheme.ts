@@ -12,7 +12,7 @@ import {
   type ScramHashName,
   saltedPassword,
 } from "./scram-keys.ts";
-import type { StoredSecret } from "./schemes.ts";
+import type { StoredSecret } from "./stored-secret.ts";
 
 const SCHEME_HASH: Readonly<Record<string, ScramHash>> = {
   "SCRAM-SHA-1": SCRAM_HASHES["SHA-1"],

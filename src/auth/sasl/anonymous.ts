@@ -3,7 +3,7 @@
  * information, which is logged, and becomes the user "anonymous" (libsasl's anonymous plugin).
  */
 import type { SaslContext, SaslExchange, SaslMechanism, SaslStep } from "./mechanism.ts";
-import { SASL_ERR } from "./mechanism.ts";
+import { SASL_ERR } from "./errors.ts";
 import { EXCHANGE_OVER } from "./identity.ts";
 import { beautify } from "../../log/beautify.ts";
 
@@ -38,5 +38,6 @@ class AnonymousExchange implements SaslExchange {
 export const ANONYMOUS: SaslMechanism = {
   name: "ANONYMOUS",
   plaintext: false,
+  anonymous: true,
   start: (ctx) => new AnonymousExchange(ctx),
 };

@@ -6,7 +6,7 @@
  */
 import { constantTimeEqualStrings } from "../passdb/constant-time.ts";
 import type { SaslContext, SaslExchange, SaslMechanism, SaslStep } from "./mechanism.ts";
-import { SASL_ERR } from "./mechanism.ts";
+import { SASL_ERR } from "./errors.ts";
 import { authFailure, authorize, badProtocol, EXCHANGE_OVER, type Failure, resolveIdentities, type Success } from "./identity.ts";
 import { type Directives, parseDirectives, quoted } from "./digest-md5-directives.ts";
 import { type DigestParams, digestResponse, digestRspauth, userSecret } from "./digest-md5-hash.ts";

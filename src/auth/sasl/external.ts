@@ -3,7 +3,7 @@
  * sends only an authorization identity, empty to act as itself. Behaves like libsasl's built-in plugin.
  */
 import type { SaslContext, SaslExchange, SaslMechanism, SaslStep } from "./mechanism.ts";
-import { SASL_ERR } from "./mechanism.ts";
+import { SASL_ERR } from "./errors.ts";
 import { authorize, badProtocol, decodeUtf8, EXCHANGE_OVER, resolveIdentities } from "./identity.ts";
 
 /** libsasl's limit on the authorization identity a client may send. */
@@ -43,5 +43,6 @@ class ExternalExchange implements SaslExchange {
 export const EXTERNAL: SaslMechanism = {
   name: "EXTERNAL",
   plaintext: false,
+  needsExternalIdentity: true,
   start: (ctx) => new ExternalExchange(ctx),
 };

@@ -2,7 +2,8 @@
  * The identity steps every mechanism shares, in libsasl's order: canonicalise the authentication and
  * authorization identities, verify the credential, then apply the proxy policy (§6.1, §6.6).
  */
-import { type SaslContext, type SaslStep, SASL_ERR } from "./mechanism.ts";
+import type { SaslContext, SaslStep } from "./mechanism.ts";
+import { SASL_ERR } from "./errors.ts";
 import { checkLoginPolicy } from "../policy.ts";
 
 export type Failure = Extract<SaslStep, { type: "failure" }>;

@@ -46,20 +46,9 @@ export interface SaslMechanism {
   readonly plaintext: boolean;
   /** Whether the mechanism needs TLS channel-binding data (the SCRAM -PLUS variants). */
   readonly channelBinding?: boolean;
+  /** Offered only when the TLS client certificate names an identity (libsasl's EXTERNAL). */
+  readonly needsExternalIdentity?: boolean;
+  /** Logs in without a password: offered only with allowanonymouslogin (libsasl's NOANONYMOUS). */
+  readonly anonymous?: boolean;
   start(ctx: SaslContext): SaslExchange;
 }
-
-/** libsasl's sasl_errstring texts that reach the client as `-ERR [AUTH] authenticating: <text>` (§6.4).
- *  SASL_NOUSER ("user not found") is deliberately absent: Cyrus masks it as a plain failure (§6.3). */
-export const SASL_ERR = {
-  authFailure: "authentication failure",
-  badProtocol: "bad protocol / cancel",
-  noMechanism: "no mechanism available",
-  encryptionNeeded: "encryption needed to use mechanism",
-  /** SASL_FAIL, e.g. DIGEST-MD5's duplicate directives or a charset other than utf-8. */
-  generic: "generic failure",
-  /** SASL_NOAUTHZ: an EXTERNAL identity "anonymous" without allowanonymouslogin. */
-  authorization: "authorization failure",
-  /** SASL_TOOWEAK: sasl_minimum_layer above what TLS or -p provide. */
-  tooWeak: "mechanism too weak for this user",
-} as const;

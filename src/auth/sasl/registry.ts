@@ -1,20 +1,25 @@
 /**
- * The SASL mechanisms this server offers, in the order CAPA `SASL` and bare `AUTH` list them (§4.5, §6.4).
- * A new mechanism is one file exporting a SaslMechanism plus one entry in IMPLEMENTED.
+ * The SASL mechanisms this server offers, in the order CAPA `SASL` and bare `AUTH` list them
+ * (pop3d.c:cmd_capa, cmd_auth through sasl_listmech).
+ *
+ * Adding a mechanism: write one file exporting a SaslMechanism (mechanism.ts says what it gets and
+ * returns; its flags say when libsasl would hide it), then add it to IMPLEMENTED below, at its place
+ * in libsasl's listing order. Nothing else names mechanisms.
  */
-import { type SaslMechanism, SASL_ERR } from "./mechanism.ts";
+import type { SaslMechanism } from "./mechanism.ts";
+import { SASL_ERR } from "./errors.ts";
 import { PLAIN } from "./plain.ts";
 import { LOGIN } from "./login.ts";
 import { CRAM_MD5 } from "./cram-md5.ts";
 import { DIGEST_MD5 } from "./digest-md5.ts";
-import { SCRAM_MECHANISMS } from "./scram-sha.ts";
+import * as SCRAM from "./scram-sha.ts";
 import { EXTERNAL } from "./external.ts";
 import { ANONYMOUS } from "./anonymous.ts";
 
 export interface MechanismFilter {
   tlsActive: boolean;
   allowPlaintext: boolean;
-  /** `-p ssf`: the external security layer's strength; TLS replaces it once active (§1, §7). */
+  /** `-p ssf`: the external security layer's strength; TLS replaces it once active (pop3d.c:service_main's -p, tls_start_servertls). */
   externalSsf: number;
   /** sasl_mech_list: space separated; restricts and orders. */
   mechList?: string;
@@ -29,38 +34,28 @@ export interface MechanismFilter {
   channelBinding?: boolean;
 }
 
-const IMPLEMENTED: readonly SaslMechanism[] = [PLAIN, LOGIN, CRAM_MD5, DIGEST_MD5, ...SCRAM_MECHANISMS, EXTERNAL, ANONYMOUS];
-
-/** libsasl's listing order as a stock Cyrus shows it (transcripts/cyrus-exact.txt), with the channel-binding
- *  variants next to their base mechanism as libsasl lists them under TLS. */
-const LIBSASL_ORDER = [
-  "EXTERNAL",
-  "SCRAM-SHA-512-PLUS",
-  "SCRAM-SHA-512",
-  "SCRAM-SHA-384-PLUS",
-  "SCRAM-SHA-384",
-  "SCRAM-SHA-256-PLUS",
-  "SCRAM-SHA-256",
-  "SCRAM-SHA-224-PLUS",
-  "SCRAM-SHA-224",
-  "SCRAM-SHA-1-PLUS",
-  "SCRAM-SHA-1",
-  "DIGEST-MD5",
-  "CRAM-MD5",
-  "NTLM",
-  "PLAIN",
-  "LOGIN",
-  "ANONYMOUS",
+/** Every mechanism, in libsasl's listing order as a stock Cyrus shows it (strongest first, the
+ *  channel-binding variants beside their base mechanism as libsasl lists them under TLS). */
+const IMPLEMENTED: readonly SaslMechanism[] = [
+  EXTERNAL,
+  SCRAM.SCRAM_SHA_512_PLUS,
+  SCRAM.SCRAM_SHA_512,
+  SCRAM.SCRAM_SHA_384_PLUS,
+  SCRAM.SCRAM_SHA_384,
+  SCRAM.SCRAM_SHA_256_PLUS,
+  SCRAM.SCRAM_SHA_256,
+  SCRAM.SCRAM_SHA_224_PLUS,
+  SCRAM.SCRAM_SHA_224,
+  SCRAM.SCRAM_SHA_1_PLUS,
+  SCRAM.SCRAM_SHA_1,
+  DIGEST_MD5,
+  CRAM_MD5,
+  PLAIN,
+  LOGIN,
+  ANONYMOUS,
 ];
 
-function rank(name: string): number {
-  const i = LIBSASL_ORDER.indexOf(name);
-  return i < 0 ? LIBSASL_ORDER.length : i;
-}
-
-const BY_DEFAULT_ORDER = [...IMPLEMENTED].sort((a, b) => rank(a.name) - rank(b.name));
-
-/** An external security layer above 1 (`-p`) counts as protection, like TLS (§6.2, surprise 3). */
+/** An external security layer above 1 (`-p`) counts as protection, like TLS (pop3d.c:cmd_user's plaintext check). */
 const MIN_PROTECTING_SSF = 2;
 /** The strength assumed for an active TLS layer whose cipher strength was not passed in: AES-128's. */
 const DEFAULT_TLS_SSF = 128;
@@ -83,8 +78,8 @@ function parseMechList(list: string): string[] {
 }
 
 /** Mechanisms named by sasl_mech_list (in its order), or all of them in libsasl's order. */
-function candidates(f: MechanismFilter): SaslMechanism[] {
-  if (f.mechList === undefined || f.mechList.trim() === "") return BY_DEFAULT_ORDER;
+function candidates(f: MechanismFilter): readonly SaslMechanism[] {
+  if (f.mechList === undefined || f.mechList.trim() === "") return IMPLEMENTED;
   const out: SaslMechanism[] = [];
   for (const name of parseMechList(f.mechList)) {
     const m = IMPLEMENTED.find((x) => x.name === name);
@@ -97,10 +92,10 @@ function candidates(f: MechanismFilter): SaslMechanism[] {
 function hiddenBecause(m: SaslMechanism, f: MechanismFilter): string | undefined {
   // libsasl's mech_permitted order: strength, availability, then the security flags.
   if ((f.minimumLayer ?? 0) > externalStrength(f)) return SASL_ERR.tooWeak;
-  if (m.name === "EXTERNAL" && !f.externalIdentity) return SASL_ERR.noMechanism;
+  if (m.needsExternalIdentity && !f.externalIdentity) return SASL_ERR.noMechanism;
   if (m.channelBinding && !f.channelBinding) return SASL_ERR.noMechanism;
   if (m.plaintext && !plaintextPermitted(f)) return SASL_ERR.encryptionNeeded;
-  if (m.name === "ANONYMOUS" && !f.allowAnonymous) return SASL_ERR.noMechanism;
+  if (m.anonymous && !f.allowAnonymous) return SASL_ERR.noMechanism;
   return undefined;
 }
 
@@ -115,7 +110,7 @@ export function findMechanism(name: string, filter: MechanismFilter): SaslMechan
 
 /**
  * The libsasl error string for `AUTH <name>` when findMechanism gives nothing: PLAIN or LOGIN without
- * TLS is "encryption needed to use mechanism", anything else unknown or hidden "no mechanism available" (§6.4).
+ * TLS is "encryption needed to use mechanism", anything else unknown or hidden "no mechanism available" (pop3d.c:cmd_auth).
  */
 export function mechanismUnavailableReason(name: string, filter: MechanismFilter): string {
   const wanted = name.toUpperCase();

@@ -1,6 +1,6 @@
 /**
  * The SCRAM mechanisms, one per hash libsasl offers, each with its channel-binding -PLUS twin
- * (RFC 5802 §4: SCRAM-SHA-1, RFC 7677: SCRAM-SHA-256; SHA-224/384/512 as Cyrus lists them).
+ * (RFC 5802 section 4: SCRAM-SHA-1, RFC 7677: SCRAM-SHA-256; SHA-224/384/512 as Cyrus lists them).
  */
 import { SCRAM_HASHES, type ScramHashName } from "../passdb/scram-keys.ts";
 import type { SaslMechanism } from "./mechanism.ts";
@@ -25,16 +25,3 @@ export const SCRAM_SHA_384 = scramMechanism("SHA-384", false);
 export const SCRAM_SHA_384_PLUS = scramMechanism("SHA-384", true);
 export const SCRAM_SHA_512 = scramMechanism("SHA-512", false);
 export const SCRAM_SHA_512_PLUS = scramMechanism("SHA-512", true);
-
-export const SCRAM_MECHANISMS: readonly SaslMechanism[] = [
-  SCRAM_SHA_1,
-  SCRAM_SHA_1_PLUS,
-  SCRAM_SHA_224,
-  SCRAM_SHA_224_PLUS,
-  SCRAM_SHA_256,
-  SCRAM_SHA_256_PLUS,
-  SCRAM_SHA_384,
-  SCRAM_SHA_384_PLUS,
-  SCRAM_SHA_512,
-  SCRAM_SHA_512_PLUS,
-];

@@ -3,32 +3,9 @@ import type { SessionContext } from "../session-context.ts";
 import type { Login } from "../session-state.ts";
 import { RemoteMailboxError, StoreError, type Maildrop } from "../../store/maildrop.ts";
 import { proxyToBackend } from "./proxy-login.ts";
-import { loginDelay, mailboxReady, maildropOpenFailed, tooManyConnections } from "../responses.ts";
+import { loginDelay, mailboxReady, maildropOpenFailed } from "../responses.ts";
+import { startTelemetry, withinLoginLimits } from "./login-admission.ts";
 import { MAILDROP_OPEN_FAILURE_PAUSE_MS } from "../../limits.ts";
-import { TelemetryLog } from "../../log/telemetry.ts";
-
-/**
- * maxlogins_per_host / maxlogins_per_user (pop3d.c:openinbox), counted over the other logged-in
- * sessions of this service. Cyrus counts its own process only after USER/PASS (so its limit is
- * one lower there than after AUTH/APOP); we allow exactly N sessions whatever the login method.
- */
-export function withinLoginLimits(session: SessionContext, user: string): boolean {
-  const s = session.settings;
-  if (!session.registry || (s.maxLoginsPerHost === 0 && s.maxLoginsPerUser === 0)) return true;
-  // before 3.12 Cyrus counted its own entry once USER had named the user (docs/compatibility.md)
-  if (!s.loginLimitsAsCyrusBefore312) session.registry.remove(session);
-  const counts = session.registry.count(s.service, session.io.clientHost, user, s.loginLimitsAsCyrusBefore312);
-  const hostFull = s.maxLoginsPerHost > 0 && counts.host >= s.maxLoginsPerHost;
-  const userFull = s.maxLoginsPerUser > 0 && counts.user >= s.maxLoginsPerUser;
-  if (!hostFull && !userFull) return true;
-  const reply = tooManyConnections(
-    s.maxLoginsPerHost > 0 ? { count: counts.host, max: s.maxLoginsPerHost, client: session.io.clientHost } : undefined,
-    s.maxLoginsPerUser > 0 ? { count: counts.user, max: s.maxLoginsPerUser, name: user } : undefined,
-  );
-  session.log.err(reply.text);
-  session.reject(reply);
-  return false;
-}
 
 export function loginLogLine(session: SessionContext, user: string, subfolder: string | undefined, mech: string): string {
   const sub = subfolder !== undefined ? "+" + subfolder : "";
@@ -76,18 +53,4 @@ export async function openMaildrop(session: SessionContext, login: Login): Promi
   session.enterTransaction(login, drop);
   startTelemetry(session, user);
   session.send(mailboxReady(session.sessionId));
-}
-
-/** The telemetry file starts with the login's +OK reply; earlier output goes out first. */
-export function startTelemetry(session: SessionContext, user: string): void {
-  session.updateRegistry();
-  session.flush();
-  const s = session.settings;
-  session.telemetry = TelemetryLog.open({
-    configDirectory: s.configDirectory,
-    service: s.service,
-    userid: user,
-    sessionId: session.sessionId,
-    bySessionId: s.telemetryBySessionId,
-  });
 }

@@ -9,7 +9,7 @@ import type { Login, Relay } from "../session-state.ts";
 import type { BackendLink } from "../backend-link.ts";
 import { E, shutdownNotice } from "../responses.ts";
 import { checkShutdownFiles } from "../shutdown-file.ts";
-import { startTelemetry, withinLoginLimits } from "./login.ts";
+import { startTelemetry, withinLoginLimits } from "./login-admission.ts";
 
 /** pop3d.c:openinbox puts a `+folder` back into the user name it proxies for (before any @domain). */
 export function proxyUserid(login: Login, virtdomains: boolean): string {

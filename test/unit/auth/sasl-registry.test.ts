@@ -77,3 +77,18 @@ describe("mechanismUnavailableReason (§6.4)", () => {
     expect(mechanismUnavailableReason("CRAM-MD5", { ...clear, minimumLayer: 1 })).toBe("mechanism too weak for this user");
   });
 });
+
+describe("the registry is the one place that lists mechanisms", () => {
+  test("when a mechanism is hidden is said by its own flags, never by its name in the registry", async () => {
+    const source = await Bun.file(new URL("../../../src/auth/sasl/registry.ts", import.meta.url)).text();
+    expect(source).not.toMatch(/\.name === "/);
+    expect(source).not.toContain("LIBSASL_ORDER");
+  });
+  test("with every condition met, every mechanism is offered once, in libsasl's order", () => {
+    const all = names({ tlsActive: true, allowPlaintext: true, externalSsf: 0, allowAnonymous: true, externalIdentity: "alice", channelBinding: true });
+    expect(all[0]).toBe("EXTERNAL");
+    expect(all.slice(-3)).toEqual(["PLAIN", "LOGIN", "ANONYMOUS"]);
+    expect(new Set(all).size).toBe(all.length);
+    expect(all).toHaveLength(16);
+  });
+});
