@@ -1,7 +1,6 @@
-/** Process-level start-up chores shared by the launch modes: -D's debug command and leaving root (§1). */
-import { readFileSync } from "node:fs";
+/** Process-level start-up chores shared by the launch modes: -D's debug command and leaving root (imap/global.c: cyrus_init becomes the cyrus user). */
 import type { Log } from "../log/log.ts";
-import { dropPrivileges, effectiveUid } from "../sys/libc.ts";
+import { dropPrivileges, effectiveUid, groupListOf, lookupUserByName } from "../sys/libc.ts";
 
 /** -D: Cyrus runs `debug_command` through system() as a printf format of argv[0], pid and service. */
 export function runDebugCommand(format: string | undefined, service: string, log: Log): void {
@@ -16,37 +15,6 @@ export function runDebugCommand(format: string | undefined, service: string, log
   if (result.exitCode !== 0) log.err(`debug command exited with ${result.exitCode}`);
 }
 
-/** initgroups(3) by hand: every group of /etc/group that lists the user (Debian gives cyrus the
- *  sasl group this way, which sasldb and the saslauthd socket need). */
-function supplementaryGroups(name: string): number[] {
-  let text: string;
-  try {
-    text = readFileSync("/etc/group", "utf8");
-  } catch {
-    return [];
-  }
-  const groups: number[] = [];
-  for (const line of text.split("\n")) {
-    const [, , gid, members = ""] = line.split(":");
-    if (gid !== undefined && members.split(",").includes(name)) groups.push(Number(gid));
-  }
-  return groups;
-}
-
-function lookupUser(name: string): { uid: number; gid: number } | undefined {
-  let passwd: string;
-  try {
-    passwd = readFileSync("/etc/passwd", "utf8");
-  } catch {
-    return undefined;
-  }
-  for (const line of passwd.split("\n")) {
-    const fields = line.split(":");
-    if (fields[0] === name && fields.length >= 4) return { uid: Number(fields[2]), gid: Number(fields[3]) };
-  }
-  return undefined;
-}
-
 /**
  * Cyrus will not serve as root: it becomes the cyrus user, and gives up if it cannot. We do the
  * same with `pop3_run_as` (default "cyrus"); "root" keeps root deliberately. False means: refuse.
@@ -57,13 +25,22 @@ export function becomeServiceUser(name: string, log: Log): boolean {
     log.warning("running as root (pop3_run_as: root)");
     return true;
   }
-  const user = lookupUser(name);
+  let user: { uid: number; gid: number } | undefined;
+  let groups: number[];
+  try {
+    // NSS, not /etc/passwd: service accounts may live in LDAP or sssd
+    user = lookupUserByName(name);
+    groups = user ? groupListOf(name, user.gid) : [];
+  } catch (error) {
+    log.err(`pop3_run_as: cannot look up "${name}": ${(error as Error).message}`);
+    return false;
+  }
   if (!user) {
     log.err(`pop3_run_as: no such user "${name}"`);
     return false;
   }
   try {
-    dropPrivileges(user.uid, user.gid, supplementaryGroups(name));
+    dropPrivileges(user.uid, user.gid, groups);
   } catch (error) {
     log.err(`cannot become ${name}: ${(error as Error).message}`);
     return false;

@@ -22,6 +22,8 @@ const LIBC_SYMBOLS = {
   setsockopt: { args: ["i32", "i32", "i32", "ptr", "u32"], returns: "i32" },
   getsockname: { args: ["i32", "ptr", "ptr"], returns: "i32" },
   prctl: { args: ["i32", "u64", "u64", "u64", "u64"], returns: "i32" },
+  getpwnam_r: { args: ["ptr", "ptr", "ptr", "u64", "ptr"], returns: "i32" },
+  getgrouplist: { args: ["ptr", "u32", "ptr", "ptr"], returns: "i32" },
   send: { args: ["i32", "ptr", "u64", "i32"], returns: "i64" },
   recv: { args: ["i32", "ptr", "u64", "i32"], returns: "i64" },
   geteuid: { args: [], returns: "u32" },
@@ -365,3 +367,41 @@ export function setNonBlocking(fd: number): void {
   if (fns.fcntl(fd, F_SETFL, (flags | O_NONBLOCK) as never) !== 0) throw new LibcError(`fcntl(${fd}, F_SETFL)`, errno());
 }
 
+
+// ---- users and groups through NSS (LDAP, sssd, files: whatever nsswitch.conf says) -------------
+
+const ERANGE = 34;
+/** struct passwd on 64-bit glibc: pw_name, pw_passwd (pointers), pw_uid u32 @16, pw_gid u32 @20, … 48 bytes. */
+const PASSWD_SIZE = 48;
+
+const cString = (text: string): Uint8Array => new TextEncoder().encode(`${text}\0`);
+
+/** getpwnam_r(3): the user's uid and primary gid, or undefined when NSS knows no such user. */
+export function lookupUserByName(name: string): { uid: number; gid: number } | undefined {
+  const fns = libc();
+  const pwd = new Uint8Array(PASSWD_SIZE);
+  const result = new BigUint64Array(1);
+  for (let size = 1024; size <= 1 << 20; size *= 4) {
+    const buffer = new Uint8Array(size);
+    const rc = fns.getpwnam_r(cString(name), pwd, buffer, size, result);
+    if (rc === ERANGE) continue;
+    if (rc !== 0) throw new LibcError(`getpwnam_r(${name})`, rc);
+    if (result[0] === 0n) return undefined;
+    const view = new DataView(pwd.buffer);
+    return { uid: view.getUint32(16, true), gid: view.getUint32(20, true) };
+  }
+  throw new LibcError(`getpwnam_r(${name})`, ERANGE);
+}
+
+/** getgrouplist(3): every group of the user (the primary `gid` included), as initgroups(3) sets them. */
+export function groupListOf(name: string, gid: number): number[] {
+  const fns = libc();
+  let count = 32;
+  for (;;) {
+    const groups = new Uint32Array(count);
+    const n = new Int32Array([count]);
+    if (fns.getgrouplist(cString(name), gid, groups, n) >= 0) return [...groups.subarray(0, n[0])];
+    if (n[0]! <= count) throw new Error(`getgrouplist(${name}) failed`);
+    count = n[0]!;
+  }
+}
