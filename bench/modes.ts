@@ -183,6 +183,8 @@ export async function startService(env: ModesEnv, spec: ModeSpec, programs: Prog
       if (size >= spec.workers! && Date.now() - stableSince >= 300) break;
       await Bun.sleep(25);
     }
+    // a binary without pop3_workers would serve from one process: never label that "2 workers"
+    if ((spec.workers ?? 1) > 1 && size < spec.workers!) throw new Error(`${spec.id}: ${size} process(es) after 5 s, not ${spec.workers} workers`);
   } catch (error) {
     await stop();
     throw new Error(`${(error as Error).message}; stderr: ${err.slice(-1000)}`);
