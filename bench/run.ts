@@ -7,13 +7,14 @@
  * Each figure is the median of several runs, each run bounded in count and time. It never asserts
  * and always exits 0; a figure that could not be taken is n/a and its error is printed.
  *
- *   bun run bench/run.ts [--quick] [--only modes,hostile,single] [--modes cyrus,baseline,spp1,spp200,workers1,workers2,systemd,inetd]
+ *   bun run bench/run.ts [--quick] [--only modes,hostile,single,murder] [--modes cyrus,baseline,spp1,spp200,workers1,workers2,systemd,inetd]
  *                        [--steps load,greeting,memory,probe,pipelining,proxy,fdlimit] [--runs N]
  *                        [--binary PATH] [--baseline PATH] [--json FILE] [--markdown FILE]
  *
  * --baseline: the "before" binary; without it the bench builds commit 1f8c01c from a temporary
  * git worktree. `single` runs bench/single-process.ts (one standalone process: RETR throughput,
- * 20k LIST, TLS, stdio greeting) after the rest.
+ * 20k LIST, TLS, stdio greeting) after the rest; `murder` runs bench/murder.ts (proxy cost on a
+ * real Cyrus Murder), 5 s rounds.
  */
 import { existsSync, statSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
@@ -231,6 +232,15 @@ async function main(): Promise<void> {
   if (wanted.has("single")) {
     await step("single standalone process (bench/single-process.ts)", async () => {
       const p = Bun.spawn([process.execPath, "run", `${ROOT}/bench/single-process.ts`, "--binary", binary, ...(quick ? ["--quick"] : [])], { stdout: "inherit", stderr: "inherit" });
+      await p.exited;
+    });
+  }
+
+  if (wanted.has("murder")) {
+    await step("Cyrus Murder frontend (bench/murder.ts)", async () => {
+      const script = `${ROOT}/bench/murder.ts`;
+      if (!existsSync(script)) throw new Error(`${script} missing`);
+      const p = Bun.spawn([process.execPath, "run", script, ...(quick ? ["--rounds", "1", "--seconds", "2", "--latency-samples", "20"] : ["--seconds", "5"])], { stdout: "inherit", stderr: "inherit" });
       await p.exited;
     });
   }
