@@ -7,7 +7,7 @@ import { commitToMailbox, type CommitTarget } from "./cyrus-commit.ts";
 import type { CyrusStoreOptions } from "./cyrus-settings.ts";
 import { messageFile } from "./mailbox-files.ts";
 import type { CyrusSnapshot } from "./mailbox-open.ts";
-import { messageListView } from "../message-list-view.ts";
+import { buildMessageList, LISTED_MESSAGE_BYTES, type ListedMessage } from "../message-list.ts";
 import type { MessageInfo } from "../maildrop.ts";
 import { openCyrusMessage } from "./message-source.ts";
 
@@ -20,16 +20,29 @@ export class CyrusMaildrop implements Maildrop {
     private readonly opts: CyrusStoreOptions,
     private readonly target: CommitTarget,
     private readonly snapshot: CyrusSnapshot,
+    messages: readonly ListedMessage[],
     readonly newUidl: boolean,
     /** popuseacl rights, or undefined when ACLs are not enforced. */
     private readonly rights: ReadonlySet<string> | undefined,
   ) {
-    this.messages = messageListView(snapshot.count, (i) => ({ uid: snapshot.uid(i), size: snapshot.size(i) }));
+    this.messages = messages;
   }
 
-  /** Every byte the snapshot keeps for its messages. */
+  /** The maildrop for `snapshot`, its message list built in time slices. */
+  static async of(
+    opts: CyrusStoreOptions,
+    target: CommitTarget,
+    snapshot: CyrusSnapshot,
+    newUidl: boolean,
+    rights: ReadonlySet<string> | undefined,
+  ): Promise<CyrusMaildrop> {
+    const messages = await buildMessageList(snapshot.count, (i) => snapshot.uid(i), (i) => snapshot.size(i));
+    return new CyrusMaildrop(opts, target, snapshot, messages, newUidl, rights);
+  }
+
+  /** Every byte the snapshot keeps for its messages: the typed arrays and the message list. */
   get snapshotBytes(): number {
-    return this.snapshot.byteLength;
+    return this.snapshot.byteLength + this.snapshot.count * LISTED_MESSAGE_BYTES;
   }
 
   /**

@@ -32,6 +32,6 @@ export class CyrusStore implements MailStore {
     }
     const target = { name, internalName: intname, files: mailbox.files, uidValidity: mailbox.index.uidValidity, loginTime };
     const newUidl = (mailbox.index.options & OPT_POP3_NEW_UIDL) !== 0;
-    return new CyrusMaildrop(this.opts, target, mailbox.messages, newUidl, mailbox.rights);
+    return CyrusMaildrop.of(this.opts, target, mailbox.messages, newUidl, mailbox.rights);
   }
 }

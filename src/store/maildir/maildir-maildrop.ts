@@ -13,7 +13,7 @@ import { messagePath, sameFile, scanMaildirNow, type MaildirFile } from "./maild
 import { FileMessageSource } from "../file-message-source.ts";
 import { describeError, errorCode, isNotFound } from "../fs/errors.ts";
 import { fsyncDirectoryAsync } from "../fs/durable.ts";
-import { messageListView } from "../message-list-view.ts";
+import { buildMessageList, LISTED_MESSAGE_BYTES, type ListedMessage } from "../message-list.ts";
 import { TimeSlicer } from "../fs/time-slice.ts";
 import type { UidTable } from "./uid-table.ts";
 import { forgetInUidList, UID_LIST_LOCK_FILE } from "./uid-list.ts";
@@ -37,18 +37,25 @@ export class MaildirMaildrop implements Maildrop {
   private listing: ReadonlyMap<string, MaildirFile> | undefined;
   private listedThisOperation = false;
 
-  constructor(
+  private constructor(
     private readonly dir: string,
     readonly uidValidity: number,
     private readonly table: UidTable,
+    messages: readonly ListedMessage[],
     private readonly markSeen: boolean,
   ) {
-    this.messages = messageListView(table.count, (i) => ({ uid: table.uid(i), size: table.size(i) }));
+    this.messages = messages;
   }
 
-  /** Every byte the snapshot keeps for its messages (the table; moved entries are few). */
+  /** The snapshot of `table`, its message list built in time slices. */
+  static async of(dir: string, uidValidity: number, table: UidTable, markSeen: boolean): Promise<MaildirMaildrop> {
+    const messages = await buildMessageList(table.count, (i) => table.uid(i), (i) => table.size(i));
+    return new MaildirMaildrop(dir, uidValidity, table, messages, markSeen);
+  }
+
+  /** Every byte the snapshot keeps for its messages: the table and the message list (moved entries are few). */
   get snapshotBytes(): number {
-    return this.table.byteLength;
+    return this.table.byteLength + this.table.count * LISTED_MESSAGE_BYTES;
   }
 
   open(index: number): MessageSource {

@@ -76,7 +76,7 @@ export class MaildirStore implements MailStore {
         await withFileLock(`${dir}/${UID_LIST_LOCK_FILE}`, "write", () => this.finishInterruptedQuit(dir));
       }
       const list = await this.currentUidList(dir);
-      return new MaildirMaildrop(dir, list.uidValidity, list.table, this.markSeen);
+      return await MaildirMaildrop.of(dir, list.uidValidity, list.table, this.markSeen);
     } catch (error) {
       if (error instanceof FileLockTimeoutError) throw new StoreError("temp", "Mailbox is locked", error.message);
       throw storeErrorFrom(error, `cannot open maildir ${dir}`);

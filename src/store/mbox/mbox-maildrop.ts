@@ -14,7 +14,6 @@ import { closeMboxDescriptor, withMboxLock, type MboxLock } from "./mbox-lock.ts
 import { refreshIndex, type RefreshOptions } from "./index-refresh.ts";
 import { changedByOthers, rewriteMbox } from "./mbox-rewrite.ts";
 import { MboxMessageSource } from "./message-source.ts";
-import { messageListView } from "../message-list-view.ts";
 
 const COULD_NOT_READ = "Could not read message file";
 
@@ -36,19 +35,21 @@ export class MboxMaildrop implements Maildrop {
     private readonly path: string,
     index: MboxIndex,
     private readonly snapshot: MboxSnapshot,
+    messages: readonly MessageInfo[],
     /** Read-only descriptor of the mbox the snapshot describes; undefined when there is no mbox. */
     private readonly fd: number | undefined,
     private readonly options: MboxSessionOptions,
   ) {
     this.uidValidity = index.uidValidity;
     this.epoch = index.epoch;
-    this.messages = messageListView(snapshot.count, (i) => ({ uid: snapshot.uid(i), size: snapshot.wireSize(i), uidl: snapshot.uidl(i) }));
+    this.messages = messages;
   }
 
   /** The session's snapshot of `index`, kept compact (mbox-snapshot.ts); the index entries can go. */
   static async of(path: string, index: MboxIndex, fd: number | undefined, options: MboxSessionOptions): Promise<MboxMaildrop> {
-    const snapshot = await MboxSnapshot.of(index.entries, options.storeUidls, new TimeSlicer());
-    return new MboxMaildrop(path, index, snapshot, fd, options);
+    const slicer = new TimeSlicer();
+    const snapshot = await MboxSnapshot.of(index.entries, options.storeUidls, slicer);
+    return new MboxMaildrop(path, index, snapshot, await snapshot.messageList(slicer), fd, options);
   }
 
   /** Every byte the snapshot keeps for its messages. */

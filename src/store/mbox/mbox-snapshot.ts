@@ -6,6 +6,8 @@
  */
 import type { IndexEntry } from "./mbox-index.ts";
 import type { TimeSlicer } from "../fs/time-slice.ts";
+import type { MessageInfo } from "../maildrop.ts";
+import { buildMessageList, LISTED_MESSAGE_BYTES } from "../message-list.ts";
 
 export interface SnapshotEntry {
   readonly uid: number;
@@ -15,6 +17,18 @@ export interface SnapshotEntry {
   readonly fromCrc: number;
   readonly unquote: boolean;
 }
+
+/**
+ * A listed message whose UIDL is read from its snapshot when asked for (UIDL), not stored in it.
+ * The snapshot is reached through a class made per snapshot, so the object holds three numbers:
+ * 56 bytes with its array slot (measured like ListedMessage, message-list.ts).
+ */
+interface ListedMboxMessage extends MessageInfo {
+  readonly index: number;
+}
+
+/** Heap bytes one listed mbox message costs in its array. */
+const LISTED_MBOX_MESSAGE_BYTES = 56;
 
 export class MboxSnapshot {
   private constructor(
@@ -66,6 +80,29 @@ export class MboxSnapshot {
     return this.uids[i]!;
   }
 
+  /** The session's message list, built in time slices; UIDLs come from the snapshot when it has them. */
+  async messageList(slicer: TimeSlicer): Promise<MessageInfo[]> {
+    if (this.uidlEnds === undefined) return buildMessageList(this.count, (i) => this.uids[i]!, (i) => this.wireSizes[i]!, slicer);
+    const snapshot = this;
+    class Listed implements ListedMboxMessage {
+      constructor(
+        readonly uid: number,
+        readonly size: number,
+        readonly index: number,
+      ) {}
+
+      get uidl(): string | undefined {
+        return snapshot.uidl(this.index);
+      }
+    }
+    const list = new Array<MessageInfo>(this.count);
+    for (let i = 0; i < this.count; i++) {
+      if ((i & 1023) === 0 && slicer.due()) await slicer.yield();
+      list[i] = new Listed(this.uids[i]!, this.wireSizes[i]!, i);
+    }
+    return list;
+  }
+
   wireSize(i: number): number {
     return this.wireSizes[i]!;
   }
@@ -87,9 +124,13 @@ export class MboxSnapshot {
     };
   }
 
-  /** Every byte the snapshot keeps (UIDL text counted at one byte a character: UIDLs are ASCII). */
+  /**
+   * Every byte the snapshot and its message list keep (UIDL text counted at one byte a character:
+   * UIDLs are ASCII).
+   */
   get byteLength(): number {
     const arrays = [this.uids, this.offsets, this.contentStarts, this.contentEnds, this.wireSizes, this.fromCrcs, this.unquotes, this.uidlEnds];
-    return this.uidlText.length + arrays.reduce((sum, a) => sum + (a?.buffer.byteLength ?? 0), 0);
+    const listed = this.count * (this.uidlEnds === undefined ? LISTED_MESSAGE_BYTES : LISTED_MBOX_MESSAGE_BYTES);
+    return this.uidlText.length + arrays.reduce((sum, a) => sum + (a?.buffer.byteLength ?? 0), 0) + listed;
   }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { sortInSlices, TimeSlicer } from "../../../src/store/fs/time-slice.ts";
-import { messageListView } from "../../../src/store/message-list-view.ts";
+import { buildMessageList, ListedMessage } from "../../../src/store/message-list.ts";
 
 describe("sortInSlices", () => {
   test("sorts like Array.prototype.sort, stably, at every size around the run length", async () => {
@@ -16,26 +16,12 @@ describe("sortInSlices", () => {
   });
 });
 
-describe("messageListView", () => {
-  const view = messageListView(3, (i) => ({ uid: i + 10, size: i * 100 }));
-
-  test("reads like the array it stands for", () => {
-    expect(Array.isArray(view)).toBe(true);
-    expect(view.length).toBe(3);
-    expect(view[1]).toEqual({ uid: 11, size: 100 });
-    expect(view[3]).toBeUndefined();
-    expect(view.map((m) => m.uid)).toEqual([10, 11, 12]);
-    expect([...view].map((m) => m.size)).toEqual([0, 100, 200]);
-    expect(view.at(-1)?.uid).toBe(12);
-    expect(1 in view).toBe(true);
-    expect(3 in view).toBe(false);
-    expect(JSON.stringify(view)).toBe(JSON.stringify([{ uid: 10, size: 0 }, { uid: 11, size: 100 }, { uid: 12, size: 200 }]));
-  });
-
-  test("is read-only", () => {
-    expect(() => {
-      (view as Array<{ uid: number; size: number }>)[0] = { uid: 1, size: 1 };
-    }).toThrow();
-    expect(view[0]).toEqual({ uid: 10, size: 0 });
+describe("buildMessageList", () => {
+  test("lists every message's uid and size, in order, in an ordinary array", async () => {
+    const list = await buildMessageList(5_000, (i) => i + 10, (i) => i * 3, new TimeSlicer(0));
+    expect(Array.isArray(list)).toBe(true);
+    expect(list.length).toBe(5_000);
+    expect(list[0]).toEqual(new ListedMessage(10, 0));
+    expect(list.at(-1)).toEqual(new ListedMessage(5_009, 14_997));
   });
 });
