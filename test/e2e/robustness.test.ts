@@ -4,9 +4,11 @@
  * every command exactly once, in order, and keep serving everyone else.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { closeFd, socketPair } from "../support/socketpair.ts";
 import {
+  BINARY,
   PopClient,
   ROOT,
   childEnv,
@@ -219,6 +221,33 @@ describe("clients that stop reading or vanish", () => {
     expectServerAlive();
   });
 });
+
+describe("sessions that end must close", () => {
+  test("inetd mode: SIGTERM while the client reads nothing of a 10 MiB RETR ends the process at once with 75", async () => {
+    const [ours, theirs] = socketPair();
+    const proc = Bun.spawn([BINARY, "-C", fx.confPath], { stdio: [theirs, theirs, "pipe"], env: childEnv() });
+    ownProcess(proc);
+    closeFd(theirs);
+    const c = await PopClient.adopt(ours);
+    expect(await c.cmd("USER alice")).toBe("+OK Name is a valid mailbox");
+    expect(await c.cmd("PASS alice-pw")).toStartWith("+OK Mailbox locked and ready");
+    const readBefore = bytesRead(proc.pid);
+    expect(await c.cmd("RETR 7")).toBe("+OK Message follows");
+    c.pauseReading();
+    // the first 256 KiB piece of the body, read and written in one go, is more than the socket
+    // takes: the rest of it waits in the server for a reader that never comes
+    await waitFor(() => bytesRead(proc.pid) >= readBefore + 256 * 1024, "the server to read the first piece of the body");
+    proc.kill("SIGTERM");
+    // before the fix the process waited forever for its queued output
+    expect(await proc.exited).toBe(75);
+    c.abort();
+  });
+});
+
+/** Bytes the process has read with read(2) and friends so far (its message files included). */
+function bytesRead(pid: number): number {
+  return Number(/^rchar: (\d+)/m.exec(readFileSync(`/proc/${pid}/io`, "utf8"))?.[1] ?? 0);
+}
 
 describe("authentication", () => {
   test("a wrong password gets -ERR [AUTH] Invalid login, then the right one succeeds", async () => {

@@ -12,7 +12,7 @@ import type { Socket, TCPSocketListener } from "bun";
 import { sessionHandlers, type SessionStarter, type SocketData } from "../../../src/server/socket-session.ts";
 import type { TlsSettings } from "../../../src/server/tls.ts";
 import { PROXY_HEADER_TIMEOUT_MS } from "../../../src/server/proxy-fd.ts";
-import { TLS_HANDSHAKE_SECONDS } from "../../../src/limits.ts";
+import { CLOSE_DRAIN_DEADLINE_MS, TLS_HANDSHAKE_SECONDS } from "../../../src/limits.ts";
 import { R } from "../../../src/pop3/responses.ts";
 import { silentLog } from "../../../src/log/log.ts";
 import { testPassdb, testSettings, testStore } from "../pop3/session-fixture.ts";
@@ -40,9 +40,9 @@ afterEach(() => {
   for (const l of listeners.splice(0)) l.stop(true);
 });
 
-function listen(starter: Partial<SessionStarter>, withTls = false): number {
+function listen(starter: Partial<SessionStarter>, withTls = false, bigMessageBytes?: number): number {
   const full: SessionStarter = {
-    deps: { settings: testSettings({ starttlsAvailable: true }), store: testStore(), passdb: testPassdb, log: silentLog },
+    deps: { settings: testSettings({ starttlsAvailable: true }), store: testStore(bigMessageBytes), passdb: testPassdb, log: silentLog },
     tls: () => tls,
     ...starter,
   };
@@ -167,5 +167,28 @@ describe("a PROXY header that stops halfway", () => {
     c.socket.write("PROXY TCP4 192.0.2.7 127.0.0.1 5555 110\r\nCAPA\r\nQUIT\r\n");
     await c.until(() => c.closed);
     expect(c.received).toMatch(/^\+OK .*server ready.*\r\n\+OK List of capabilities follows\r\n[\s\S]*\r\n\.\r\n\+OK\r\n$/);
+  });
+});
+
+describe("sessions that end must close", () => {
+  test("an idle timeout while the client reads nothing: the connection is cut at the close deadline, not held for the queued output", async () => {
+    jest.useFakeTimers();
+    let closedAt: string | undefined;
+    const port = listen({ closed: (_session, end) => (closedAt = end) }, false, 4 * 1024 * 1024);
+    const c = await rawClient(port);
+    await c.until(() => c.received.includes("\r\n"));
+    c.socket.write("USER alice\r\nPASS alice-pw\r\n");
+    await c.until(() => c.received.includes("Mailbox locked"));
+    c.socket.pause();
+    // 4 MiB, four times: far more than the socket buffers hold while nobody reads
+    for (let i = 0; i < 4; i++) c.socket.write("RETR 3\r\n");
+    await turns(100);
+    jest.advanceTimersByTime(testSettings().idleTimeoutMs);
+    await turns();
+    expect(closedAt).toBeUndefined();
+    jest.advanceTimersByTime(CLOSE_DRAIN_DEADLINE_MS);
+    while (closedAt === undefined) await turns();
+    expect(closedAt).toBe("idle");
+    c.socket.terminate();
   });
 });
