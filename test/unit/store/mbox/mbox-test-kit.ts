@@ -81,10 +81,16 @@ export const PYTHON: string = (() => {
   return probe.exitCode === 0 && path !== "" ? path : "python3";
 })();
 
-/** Reads `stream` until it has produced a whole line. */
+/** Text read from a stream past the line last returned, kept for the next readLine on it. */
+const unread = new WeakMap<ReadableStream<Uint8Array>, string>();
+
+/**
+ * Reads `stream` until it has produced a whole line, and returns that line. Bytes after it (a
+ * child that printed two lines at once) are kept for the next call on the same stream.
+ */
 export async function readLine(stream: ReadableStream<Uint8Array>): Promise<string> {
+  let text = unread.get(stream) ?? "";
   const reader = stream.getReader();
-  let text = "";
   try {
     while (!text.includes("\n")) {
       const { value, done } = await reader.read();
@@ -94,5 +100,11 @@ export async function readLine(stream: ReadableStream<Uint8Array>): Promise<stri
   } finally {
     reader.releaseLock();
   }
-  return text.slice(0, text.indexOf("\n") + 1 || undefined).trimEnd();
+  const end = text.indexOf("\n");
+  if (end < 0) {
+    unread.delete(stream);
+    return text.trimEnd();
+  }
+  unread.set(stream, text.slice(end + 1));
+  return text.slice(0, end).trimEnd();
 }
