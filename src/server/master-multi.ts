@@ -58,6 +58,7 @@ export class MultiMasterService {
   private available = true;
   /** No more connections: SIGHUP, -U reached, a new binary, or -T expired. */
   private retiring = false;
+  private terminated = false;
   private idleTimer: ReturnType<typeof setTimeout> | undefined;
   private exit: ((code: number) => void) | undefined;
   private readonly executableChanged = executableWatcher();
@@ -85,6 +86,7 @@ export class MultiMasterService {
   /** SIGTERM: every session ends now without committing, as Cyrus's shut_down does; exit 75. */
   onTerminate(): void {
     this.o.log.notice("graceful shutdown");
+    this.terminated = true;
     this.retiring = true;
     this.stopListening();
     for (const session of [...this.sessions]) session.shutdown();
@@ -95,7 +97,8 @@ export class MultiMasterService {
   private finish(code: number): void {
     const exit = this.exit;
     this.exit = undefined;
-    exit?.(code);
+    // sessions that close during SIGTERM's shutdown must not turn its 75 into a clean 0
+    exit?.(this.terminated ? EX_TEMPFAIL : code);
   }
 
   private starter(): SessionStarter {

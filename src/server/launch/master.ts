@@ -44,8 +44,9 @@ export async function runMasterMode(l: Launch): Promise<number> {
   let current: Session | undefined;
   l.signals.onTerminate(() => {
     l.log.notice("graceful shutdown");
-    if (current) current.shutdown();
-    else process.exit(EX_TEMPFAIL);
+    current?.shutdown();
+    // at once, as shut_down does: a client that does not read cannot keep the process alive
+    setImmediate(() => process.exit(EX_TEMPFAIL));
   });
   const master = new MasterService({
     service: l.service,

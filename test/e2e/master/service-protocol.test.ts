@@ -6,7 +6,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { copyFileSync, chmodSync, existsSync, readdirSync, readFileSync, renameSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BINARY, PopClient, cleanupAll, type Fixture } from "../../support/harness.ts";
+import { BINARY, PopClient, cleanupAll, ownProcess, type Fixture } from "../../support/harness.ts";
 import {
   ALREADY_SENT_MS,
   AVAILABLE,
@@ -163,6 +163,38 @@ describe("signals (§2.4)", () => {
     expect(m.statuses(m.pid)).toEqual([UNAVAILABLE, CONNECTION]);
     const line = await syslog.waitForMessage("graceful shutdown", m.pid);
     expect(line.pri).toBe(2 * 8 + 5); // MAIL (the build default), NOTICE
+  });
+
+  test("SIGTERM ends the process at once even when the client reads nothing and output is queued (shut_down)", async () => {
+    for (const perProcess of ["1", "3"]) {
+      setConfig(fx, { pop3_sessions_per_process: perProcess });
+      const m = await FakeMaster.start({ args: ["-C", conf, "-U", "5"] });
+      // logs in, pipelines RETRs and then never reads: the socket buffers fill, output stays queued
+      const client = Bun.spawn(
+        [
+          "python3",
+          "-c",
+          [
+            "import socket, sys, time",
+            `s = socket.create_connection(("127.0.0.1", ${m.port}))`,
+            "s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)",
+            's.sendall(b"USER alice\\r\\nPASS alice-pw\\r\\n" + b"RETR 1\\r\\n" * 3000)',
+            'print("sent", flush=True)',
+            "time.sleep(60)",
+          ].join("\n"),
+        ],
+        { stdout: "pipe", stderr: "pipe" },
+      );
+      ownProcess(client);
+      const reader = client.stdout.getReader();
+      expect(Buffer.from((await reader.read()).value ?? []).toString()).toStartWith("sent");
+      await m.waitFor(() => m.statuses(m.pid).length > 0, "the connection");
+      m.signal("SIGTERM");
+      expect(await m.exitOf(m.pid)).toBe(75);
+      expect(curFiles()).toHaveLength(7);
+      client.kill();
+    }
+    setConfig(fx, { pop3_sessions_per_process: "1" });
   });
 
   test("SIGTERM while waiting for a connection: exit 75", async () => {
