@@ -7,7 +7,7 @@ import { SASL_ERR } from "./errors.ts";
 import { EXCHANGE_OVER } from "./identity.ts";
 import { beautify } from "../../log/beautify.ts";
 
-/** RFC 4505 §2 limits the trace to 255 characters; libsasl cuts it to 255 bytes. */
+/** RFC 4505 section 2 limits the trace to 255 characters; libsasl cuts it to 255 bytes. */
 const MAX_TRACE_BYTES = 255;
 export const ANONYMOUS_USER = "anonymous";
 

@@ -2,7 +2,7 @@
  * DIGEST-MD5 (RFC 2831) for authentication only (qop=auth, no security layer), following libsasl's
  * server: the realm is the servername, the digest-uri must name the service "pop", and because pop3d
  * passes no success-data buffer, rspauth goes out as a last challenge that the client answers
- * (with anything, normally an empty line) before the login completes (§6.4).
+ * (with anything, normally an empty line) before the login completes (pop3d.c:cmd_auth).
  */
 import { constantTimeEqualStrings } from "../passdb/constant-time.ts";
 import type { SaslContext, SaslExchange, SaslMechanism, SaslStep } from "./mechanism.ts";
@@ -20,7 +20,7 @@ const ANNOUNCED_MAXBUF = 4096;
 /** RFC 2831 bounds for the client's maxbuf: above 16, at most libsasl's MAX_SASL_BUFSIZE. */
 const MIN_CLIENT_MAXBUF = 17;
 const MAX_CLIENT_MAXBUF = 0xffffff;
-/** The SASL service name of pop3d (§6.7): the digest-uri must start with "pop/". */
+/** The SASL service name of pop3d (pop3d.c:service_init, sasl_server_new("pop", ...)): the digest-uri must start with "pop/". */
 const SERVICE = "pop";
 /** Subsequent authentication is not kept, so a first response must count 1. */
 const FIRST_NONCE_COUNT = 1;

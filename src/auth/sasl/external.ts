@@ -1,5 +1,5 @@
 /**
- * EXTERNAL (RFC 4422 Appendix A): the identity comes from the TLS client certificate (§7); the client
+ * EXTERNAL (RFC 4422 Appendix A): the identity comes from the TLS client certificate (tls.c:tls_start_servertls); the client
  * sends only an authorization identity, empty to act as itself. Behaves like libsasl's built-in plugin.
  */
 import type { SaslContext, SaslExchange, SaslMechanism, SaslStep } from "./mechanism.ts";

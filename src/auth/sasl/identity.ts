@@ -1,6 +1,6 @@
 /**
  * The identity steps every mechanism shares, in libsasl's order: canonicalise the authentication and
- * authorization identities, verify the credential, then apply the proxy policy (§6.1, §6.6).
+ * authorization identities, verify the credential, then apply the proxy policy (lib/auth_unix.c canonicalisation, pop3d.c:popd_proxy_policy).
  */
 import type { SaslContext, SaslStep } from "./mechanism.ts";
 import { SASL_ERR } from "./errors.ts";
@@ -17,7 +17,7 @@ export interface Identities {
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
-/** Mechanism strings are UTF-8 (RFC 4422 §4); anything else is a protocol error, not a failed login. */
+/** Mechanism strings are UTF-8 (RFC 4422 section 4); anything else is a protocol error, not a failed login. */
 export function decodeUtf8(bytes: Uint8Array): string | undefined {
   try {
     return strictUtf8.decode(bytes);
@@ -38,7 +38,7 @@ export function authFailure(detail: string, user?: string): Failure {
 
 /**
  * Canonicalises authcid and (optional, empty = none) authzid. The `+subfolder` comes from the
- * authorization identity, or from the authcid when no authzid was given (§5.10).
+ * authorization identity, or from the authcid when no authzid was given (pop3d.c:popd_canon_user).
  */
 export function resolveIdentities(ctx: SaslContext, authcidRaw: string, authzidRaw: string): Identities | Failure {
   const cid = ctx.canonicalize(authcidRaw);
@@ -55,7 +55,7 @@ export function resolveIdentities(ctx: SaslContext, authcidRaw: string, authzidR
     : { authcid: cid.user, user: zid.user, subfolder: zid.subfolder };
 }
 
-/** The proxy policy, run after the credential was verified (§6.6). */
+/** The proxy policy, run after the credential was verified (pop3d.c:popd_proxy_policy). */
 export function authorize(ctx: SaslContext, ids: Identities): Success | Failure {
   if (ctx.policy) {
     const decision = checkLoginPolicy(ctx.policy, ids.authcid, ids.user);

@@ -1,5 +1,5 @@
 /**
- * The contract between the session engine's AUTH command (§6.4) and one SASL mechanism.
+ * The contract between the session engine's AUTH command (pop3d.c:cmd_auth) and one SASL mechanism.
  * Mechanisms see decoded bytes only; base64, `*` cancel and the `+ ` prefix belong to the session.
  */
 import type { CanonicalResult } from "../canonical.ts";
@@ -11,14 +11,14 @@ import type { ChannelBinding } from "./tls-properties.ts";
 export interface SaslContext {
   passdb: PasswordDb;
   canonicalize(raw: string): CanonicalResult;
-  /** May authcid act as authzid? (admins/proxyservers, §6.6). Called only when authzid differs from authcid.
+  /** May authcid act as authzid? (admins/proxyservers, pop3d.c:popd_proxy_policy). Called only when authzid differs from authcid.
    *  Ignored when `policy` is given, which also applies loginrealms. */
   mayProxy(authcid: string, authzid: string): boolean;
   servername: string;
   tlsActive: boolean;
-  /** Cyrus's proxy-policy callback (§6.6): loginrealms, then admins/proxyservers for an authzid. */
+  /** Cyrus's proxy-policy callback (pop3d.c:popd_proxy_policy): loginrealms, then admins/proxyservers for an authzid. */
   policy?: LoginPolicy;
-  /** The TLS client certificate's subject CN once the chain verified: the EXTERNAL identity (§7). */
+  /** The TLS client certificate's subject CN once the chain verified: the EXTERNAL identity (tls.c:tls_start_servertls). */
   externalIdentity?: string;
   /** The channel bindings of this TLS connection, for the SCRAM -PLUS mechanisms. */
   channelBindings?: readonly ChannelBinding[];
