@@ -10,18 +10,17 @@
  * then open the new file. A program that appends without locking, or opens the mbox before taking
  * only the fcntl lock, could write into the replaced inode — such writers are not supported.
  */
-import { closeSync, constants, fchmodSync, fchownSync, fstatSync, fsyncSync, readSync, renameSync, unlinkSync } from "node:fs";
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, readSync, renameSync, unlinkSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import { StoreError } from "../maildrop.ts";
-import { fsyncDirectory } from "../fs/durable.ts";
+import { fsyncAsync, fsyncDirectoryAsync } from "../fs/durable.ts";
+import { TimeSlicer } from "../fs/time-slice.ts";
 import { errorCode, isNotFound } from "../fs/errors.ts";
 import { fileState } from "./index-refresh.ts";
 import { createExclusive, writeAll, type FileState, type IndexEntry, type MboxIndex } from "./mbox-index.ts";
 import type { MboxLock } from "./mbox-lock.ts";
 
 const COPY_CHUNK_BYTES = 1024 * 1024;
-/** Copy this much between yields to the event loop (and dotlock refreshes). */
-const BYTES_PER_YIELD = 64 * 1024 * 1024;
 /** Mail gets the mailbox's own mode; until it is set, only its owner may read it. */
 const TEMP_MODE = 0o600;
 
@@ -58,7 +57,8 @@ interface Checkpoint {
  */
 class Rewriter {
   private readonly buffer = Buffer.allocUnsafe(COPY_CHUNK_BYTES);
-  private sinceYield = 0;
+  /** The copy yields to the event loop (and refreshes the dotlock) whenever a time slice is used up. */
+  private readonly slicer = new TimeSlicer();
   private written = 0;
 
   constructor(
@@ -94,11 +94,9 @@ class Rewriter {
         if (range.end > chunkEnd) break;
       }
       position = chunkEnd;
-      this.sinceYield += n;
-      if (this.sinceYield >= BYTES_PER_YIELD) {
-        this.sinceYield = 0;
+      if (this.slicer.due()) {
         this.lock.keepAlive();
-        await Bun.sleep(0);
+        await this.slicer.yield();
       }
     }
   }
@@ -169,17 +167,18 @@ export async function rewriteMbox(path: string, lock: MboxLock, index: MboxIndex
     const { kept, entries } = plan(index, deleteUids);
     const checkpoints = index.entries.map((e) => ({ offset: e.offset, length: e.contentStart - e.offset, crc: e.fromCrc, uid: e.uid }));
     await new Rewriter(path, source, temp, lock).run(size, kept, checkpoints);
+    // Off the JS thread: fsyncing a big mbox may wait for the disk for seconds.
+    await fsyncAsync(temp);
     const after = fstatSync(source, { bigint: true });
     if (Number(after.size) !== size || after.mtimeNs !== index.file.mtimeNs) {
       throw changedByOthers(path, `written while locked: size ${index.file.size} → ${after.size}`);
     }
-    fsyncSync(temp);
     const file = fileState(temp);
     // A delivery that got the dotlock meanwhile (someone broke ours) may have the old file open.
     if (!lock.stillHeld()) throw changedByOthers(path, `the dotlock ${path}.lock was taken from us`);
     renameSync(tempPath, path);
     renamed = true;
-    fsyncDirectory(dirname(path));
+    await fsyncDirectoryAsync(dirname(path));
     return { entries, file, expunged: index.entries.length - entries.length };
   } finally {
     closeSync(temp);
