@@ -31,8 +31,9 @@ export async function openMaildrop(session: SessionContext, login: Login): Promi
   } catch (error) {
     if (error instanceof RemoteMailboxError && session.backends) return proxyToBackend(session, login, error.server);
     if (!(error instanceof StoreError)) throw error;
-    const mailbox = subfolder !== undefined ? `${user}+${subfolder}` : user;
-    session.log.info(`Unable to open maildrop ${mailbox}: ${error.message}${error.detail ? ` (${error.detail})` : ""}`);
+    // pop3d.c:openinbox names the mailbox as Cyrus does internally (user.bob)
+    const mailbox = session.settings.procMailbox?.(user, subfolder) ?? (subfolder !== undefined ? `${user}+${subfolder}` : user);
+    if (error.kind !== "login-delay") session.log.info(`Unable to open maildrop ${mailbox}: ${error.message}${error.detail ? ` (${error.detail})` : ""}`);
     if (error.kind === "login-delay") {
       session.log.err(`${mailbox}: Logins must be at least ${Math.floor(session.settings.popMinPollSeconds / 60)} minute${session.settings.popMinPollSeconds >= 120 ? "s" : ""} apart`);
       return session.reject(loginDelay(session.settings.popMinPollSeconds));

@@ -30,7 +30,7 @@ export function directoryCtimes(dir: string): DirectoryCtimes {
     }
     return { new: newDir.ctimeNs, cur: curDir.ctimeNs };
   } catch (error) {
-    throw storeErrorFrom(error, `cannot open maildir ${dir}`);
+    throw storeErrorFrom(error, `cannot open maildir ${dir} (pop3_maildir_path)`);
   }
 }
 

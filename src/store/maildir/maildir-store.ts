@@ -79,7 +79,7 @@ export class MaildirStore implements MailStore {
       return await MaildirMaildrop.of(dir, list.uidValidity, list.table, this.markSeen);
     } catch (error) {
       if (error instanceof FileLockTimeoutError) throw new StoreError("temp", "Mailbox is locked", error.message);
-      throw storeErrorFrom(error, `cannot open maildir ${dir}`);
+      throw storeErrorFrom(error, `cannot open maildir ${dir} (pop3_maildir_path)`);
     }
   }
 

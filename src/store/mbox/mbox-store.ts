@@ -59,7 +59,7 @@ export class MboxStore implements MailStore {
       return await withMboxLock(path, (lock) => this.snapshot(path, lock), this.session.lockTimeoutMs);
     } catch (error) {
       if (error instanceof FileLockTimeoutError) throw new StoreError("temp", "Mailbox is locked", error.message);
-      throw storeErrorFrom(error, `cannot open mbox ${path}`);
+      throw storeErrorFrom(error, `cannot open mbox ${path} (pop3_mbox_path)`);
     }
   }
 

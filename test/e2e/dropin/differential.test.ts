@@ -9,6 +9,8 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { createHash } from "node:crypto";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { BINARY, PopClient, cleanupAll, makeFixture, waitFor } from "../../support/harness.ts";
 import { cyrusPop3d } from "../cyrus/cyrus-instance.ts";
 import { makePki, type Pki } from "../tls/pki.ts";
@@ -18,7 +20,7 @@ import { DebianCyrus, debianCyrusUnavailable } from "./debian-cyrus.ts";
 // A hang guard only; nothing here measures time.
 setDefaultTimeout(180_000);
 
-const USERS = { alice: "alice-pw", bob: "bob-pw", carol: "carol-pw", dave: "dave-pw", erin: "erin-pw", frank: "frank-pw" };
+const USERS = { alice: "alice-pw", bob: "bob-pw", carol: "carol-pw", dave: "dave-pw", erin: "erin-pw", frank: "frank-pw", grace: "grace-pw" };
 
 let skipReason = debianCyrusUnavailable();
 let theirPop3d = "";
@@ -82,7 +84,7 @@ function mask(line: string): string {
     .replace(/ NTLM( |$)/, "$1")
     .replace(/SESSIONID=<[^>]*>/g, "SESSIONID=<…>")
     .replace(/<\d+\.\d+@[^>]+>/g, "<challenge>")
-    .replace(/^(\d+ )\d+\.(\d+)$/, "$1<uidvalidity>.$2")
+    .replace(/^(\s*\d+ )\d+\.(\d+)$/, "$1<uidvalidity>.$2")
     .replace(/^(\+OK \d+ )\d+\.(\d+)$/, "$1<uidvalidity>.$2");
 }
 
@@ -217,6 +219,27 @@ describe.skipIf(skipReason !== undefined)("Cyrus's pop3d and ours on the same De
     const [tv, ov] = [await view(theirs), await view(ours)];
     expect(tv.map((m: { uid: number }) => m.uid)).toEqual([2, 4]);
     expect(ov).toEqual(tv);
+  });
+
+  test("a shutdown file created mid-session takes effect at the same command", async () => {
+    const [t, o] = await both(async (port) => {
+      const instance = port === theirs.pop3Port ? theirs : ours;
+      const c = await PopClient.connect(port);
+      // a user with no earlier login: Debian's popminpoll (1 minute) must not decide the outcome
+      const out = [c.greeting, await c.cmd("USER grace"), await c.cmd(`PASS ${USERS.grace}`), await c.cmd("STAT")];
+      const file = join(instance.dir, "lib/msg/shutdown");
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, "Going down for maintenance\n");
+      try {
+        out.push(await c.cmd("NOOP"));
+        out.push(await c.readLine().catch(() => "<closed>"));
+        await c.closed().catch(() => {});
+      } finally {
+        rmSync(file);
+      }
+      return out;
+    });
+    expect(o).toEqual(t);
   });
 
   test("syslog: the same lines at the same levels, but for the deliberate differences", () => {
