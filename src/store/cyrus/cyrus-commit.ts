@@ -4,7 +4,8 @@
  * name lock shared, then cyrus.index exclusive. Like mailbox_commit, the quota root is updated
  * first, then the changed records and the header are written in place and the index is fsynced.
  */
-import { fsyncSync, readFileSync, writeSync } from "node:fs";
+import { readFileSync, writeSync } from "node:fs";
+import { fsyncAsync } from "../fs/durable.ts";
 import { StoreError } from "../maildrop.ts";
 import { readMessageAnnotations } from "./annotations.ts";
 import { IMAP_MAILBOX_NONEXISTENT, openError } from "./cyrus-errors.ts";
@@ -98,7 +99,7 @@ export async function commitToMailbox(
 
     for (const { recno, bytes } of update.records) writeAll(indexLock.fd, bytes, index.header.startOffset + (recno - 1) * index.header.recordSize);
     writeAll(indexLock.fd, update.header, 0);
-    fsyncSync(indexLock.fd);
+    await fsyncAsync(indexLock.fd);
   } catch (error) {
     throw openError(error, `committing to ${target.internalName} (${target.files.index})`);
   } finally {

@@ -5,7 +5,8 @@
  * `%(S (<bytes> [<limit KB>]) M (<messages> [<limit>]) AS (...) NF (...) MODSEQ <n>)`.
  * A writer locks the file, writes `<file>.NEW` (locked too), fsyncs and renames it over the file.
  */
-import { constants, fsyncSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { constants, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { fsyncAsync } from "../fs/durable.ts";
 import { lockFile } from "../../sys/file-lock.ts";
 import { lockDataFile } from "./cyrus-lock.ts";
 import { DlistKvList, parseDlistKv, type DlistValue } from "./dlist.ts";
@@ -164,7 +165,7 @@ async function writeReplacement(path: string, text: string): Promise<void> {
     const bytes = Buffer.from(text, "utf8");
     let written = 0;
     while (written < bytes.length) written += writeSync(lock.fd, bytes, written, bytes.length - written);
-    fsyncSync(lock.fd);
+    await fsyncAsync(lock.fd);
     renameSync(newPath, path);
   } catch (error) {
     try {

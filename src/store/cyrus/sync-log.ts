@@ -2,7 +2,8 @@
  * Replication log entries (imap/sync_log.c): with `sync_log: 1`, every committed mailbox change
  * appends "MAILBOX <name>" to `<configdirectory>/sync[/<channel>]/log`, under the file's lock.
  */
-import { constants, fsyncSync, writeSync } from "node:fs";
+import { constants, writeSync } from "node:fs";
+import { fsyncAsync } from "../fs/durable.ts";
 import { lockFile } from "../../sys/file-lock.ts";
 
 const LOG_MODE = 0o640;
@@ -50,7 +51,7 @@ export async function appendSyncLog(configDirectory: string, channels: readonly 
         const bytes = Buffer.from(line, "utf8");
         let written = 0;
         while (written < bytes.length) written += writeSync(lock.fd, bytes, written, bytes.length - written);
-        fsyncSync(lock.fd);
+        await fsyncAsync(lock.fd);
       } finally {
         lock.release();
       }
