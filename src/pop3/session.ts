@@ -147,7 +147,9 @@ export class Session implements SessionContext {
   /** The client closed its side (or the connection dropped). */
   receiveEnd(): void {
     this.reader.end();
-    if (this.current.kind === "proxied") this.finish("eof");
+    // pop3d.c:bitpipe returns to service_main when either side closes: like a QUIT, and the
+    // process may serve the next connection
+    if (this.current.kind === "proxied") this.finish("quit");
     this.wake();
   }
 

@@ -36,7 +36,8 @@ function relayThrough(session: SessionContext, link: BackendLink, user: string):
     end(reason) {
       if (session.isOver) return;
       if (reason !== undefined && reason !== "closed by the backend") session.log.err(`backend server ${link.server}: ${reason}`);
-      session.finish("eof");
+      // bitpipe returns to service_main as after a QUIT: the process may serve the next connection
+      session.finish("quit");
     },
   });
   return {

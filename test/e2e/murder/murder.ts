@@ -11,7 +11,7 @@
  */
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BINARY, ROOT, childEnv, exitStatus, freePort, ownProcess, run, tempDir, waitFor, waitForListening, type RunResult } from "../../support/harness.ts";
+import { BINARY, ROOT, childEnv, collect, exitStatus, freePort, ownProcess, run, tempDir, waitFor, waitForListening, type RunResult } from "../../support/harness.ts";
 import { RUN_DIR } from "../../support/processes.ts";
 import { CYRUS_BIN, cyrusPop3d, requireCyrus } from "../cyrus/cyrus-instance.ts";
 import { SyslogReceiver } from "../master/syslog-receiver.ts";
@@ -144,10 +144,16 @@ export class CyrusNode {
     // a session of its own: master signals its whole process group when it shuts down, which
     // must not reach the other nodes' masters (or the test runner)
     const cmd = ["setsid", ...this.asCyrus([`${CYRUS_BIN}/master`, "-C", this.confPath, "-M", join(this.dir, "cyrus.conf"), "-p", join(this.dir, "master.pid")])];
-    const proc = Bun.spawn(cmd, { stdin: "ignore", stdout: "ignore", stderr: "ignore", env: childEnv() });
+    const proc = Bun.spawn(cmd, { stdin: "ignore", stdout: "ignore", stderr: "pipe", env: childEnv() });
     ownProcess(proc);
     this.master = proc;
-    for (const port of this.spec.ports) await waitForListening(port, `Cyrus master (${this.label})`, () => this.running);
+    const stderr = collect(proc.stderr);
+    try {
+      for (const port of this.spec.ports) await waitForListening(port, `Cyrus master (${this.label})`, () => this.running);
+    } catch (error) {
+      // master reports what it could not do (a port taken meanwhile, a bad cyrus.conf) on stderr
+      throw new Error(`${(error as Error).message}; master said: ${stderr.text().trim() || "(nothing)"}`);
+    }
   }
 
   /** Pids whose parent is this node's master, from /proc. */
