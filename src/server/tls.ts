@@ -1,8 +1,9 @@
 /**
- * TLS settings from the tls_* options (§7), as Bun's TLS options. Certificates are read from disk
+ * TLS settings from the tls_* options (Cyrus's tls.c: tls_init_serverengine), as Bun's TLS options. Certificates are read from disk
  * here, so a reload (SIGHUP in standalone mode) is just calling loadTlsSettings again.
  */
 import { readdirSync, readFileSync } from "node:fs";
+import { X509Certificate, createPrivateKey, type KeyObject } from "node:crypto";
 import { join } from "node:path";
 import type { Config } from "../config/config.ts";
 import type { Log } from "../log/log.ts";
@@ -17,7 +18,7 @@ export interface TlsSettings {
   requestsClientCert: boolean;
 }
 
-/** TLS protocol numbers Bun's native options take (bun-findings §2): strings are refused. */
+/** TLS protocol numbers Bun's native options take: strings are refused. */
 const VERSION_CODES: Record<string, number> = { tls1_0: 0x0301, tls1_1: 0x0302, tls1_2: 0x0303, tls1_3: 0x0304 };
 
 /** ALPN in wire format: Bun needs the length-prefixed list; a plain "pop3" string never matches. */
@@ -60,15 +61,57 @@ function versionRange(text: string, log: Log): { minVersion: number; maxVersion:
   return { minVersion: min, maxVersion: max };
 }
 
+const splitPaths = (value: string) => value.split(",").map((p) => p.trim()).filter(Boolean);
+
+/**
+ * `tls_server_cert` and `tls_server_key` as certificate/key pairs: one file each, or two
+ * comma-separated (RSA and EC, as Cyrus's tls.c accepts). Unset key = the key is inside the
+ * certificate file. Each pair is checked now, so a garbage file or a key that does not belong to
+ * its certificate is an error naming both options and files, not a failure at the first client.
+ */
+export function loadCertificatePairs(cfg: Config): { certs: string[]; keys: string[] } {
+  const certPaths = splitPaths(cfg.str("tls_server_cert")!);
+  const keyOption = cfg.str("tls_server_key");
+  const keyPaths = keyOption === undefined ? certPaths : splitPaths(keyOption);
+  if (certPaths.length > 2 || keyPaths.length !== certPaths.length) {
+    throw new Error(
+      `tls_server_cert names ${certPaths.length} file(s) and tls_server_key ${keyPaths.length}: give one certificate and key, or two of each (RSA and EC) in the same order`,
+    );
+  }
+  const certs: string[] = [];
+  const keys: string[] = [];
+  certPaths.forEach((certPath, i) => {
+    const keyPath = keyPaths[i]!;
+    const certPem = readPem(certPath, "tls_server_cert");
+    const keyPem = readPem(keyPath, "tls_server_key");
+    let x509: X509Certificate;
+    try {
+      x509 = new X509Certificate(certPem);
+    } catch (error) {
+      throw new Error(`tls_server_cert: ${certPath} holds no usable certificate (${(error as Error).message})`);
+    }
+    let key: KeyObject;
+    try {
+      key = createPrivateKey(keyPem);
+    } catch (error) {
+      throw new Error(`tls_server_key: ${keyPath} holds no usable private key (${(error as Error).message})`);
+    }
+    if (!x509.checkPrivateKey(key)) {
+      throw new Error(`tls_server_key: the key in ${keyPath} does not match the certificate in ${certPath} (tls_server_cert)`);
+    }
+    certs.push(certPem);
+    keys.push(keyPem);
+  });
+  return { certs, keys };
+}
+
 /** Throws Error with the option name for unusable settings; undefined when TLS is not configured. */
 export function loadTlsSettings(cfg: Config, log: Log): TlsSettings | undefined {
   if (!tlsConfigured(cfg)) return undefined;
-  const certPath = cfg.str("tls_server_cert")!;
-  const keyPath = cfg.str("tls_server_key") ?? certPath;
-  let cert = readPem(certPath.split(",")[0]!.trim(), "tls_server_cert");
-  const key = readPem(keyPath.split(",")[0]!.trim(), "tls_server_key");
+  const { certs, keys } = loadCertificatePairs(cfg);
   const chain = cfg.str("tls_server_ca_file");
-  if (chain) cert += "\n" + readPem(chain, "tls_server_ca_file");
+  const chainPem = chain ? readPem(chain, "tls_server_ca_file") : undefined;
+  const cert = chainPem === undefined ? certs : certs.map((c) => `${c}\n${chainPem}`);
 
   const clientCas: string[] = [];
   const caFile = cfg.str("tls_client_ca_file");
@@ -83,8 +126,9 @@ export function loadTlsSettings(cfg: Config, log: Log): TlsSettings | undefined 
   const requestsClientCert = clientCerts !== "off" && clientCas.length > 0;
 
   const options: Record<string, unknown> = {
-    cert,
-    key,
+    // one pair, or two (RSA and EC): the TLS library picks the one the client can use
+    cert: cert.length === 1 ? cert[0] : cert,
+    key: keys.length === 1 ? keys[0] : keys,
     ALPNProtocols: ALPN_POP3,
     ...versionRange(cfg.str("tls_versions") ?? "tls1_2 tls1_3", log),
   };
@@ -105,7 +149,7 @@ export function loadTlsSettings(cfg: Config, log: Log): TlsSettings | undefined 
   return { options, clientCerts, requestsClientCert };
 }
 
-/** The `starttls:` syslog line of §7. */
+/** The `starttls:` syslog line (tls.c:tls_start_servertls). */
 export function describeTls(socket: any, reused = false): string {
   const cipher = socket.getCipher?.() ?? {};
   // the negotiated protocol (SSL_get_version), not the cipher's minimum version
@@ -124,7 +168,7 @@ function cipherBits(name: string): number {
   return 0;
 }
 
-/** CN of a verified client certificate, or undefined (SASL EXTERNAL's identity, §7). */
+/** CN of a verified client certificate, or undefined (SASL EXTERNAL's identity, RFC 4422 appendix A). */
 export function clientCertificateName(socket: any): string | undefined {
   if (!socket.authorized) return undefined;
   const cert = socket.getPeerCertificate?.();

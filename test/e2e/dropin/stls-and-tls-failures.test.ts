@@ -80,6 +80,41 @@ describe("a broken TLS key", () => {
   });
 });
 
+describe("certificates checked at start-up", () => {
+  test("a garbage certificate: exit 78 naming tls_server_cert and the file", async () => {
+    const fx = makeFixture({ config: tlsConfig(pki) });
+    const garbage = join(fx.dir, "garbage.pem");
+    writeFileSync(garbage, "not a certificate\n");
+    const bad = makeFixture({ config: tlsConfig(pki, { tls_server_cert: garbage }) });
+    const r = await run([BINARY, "-C", bad.confPath, "--listen", "127.0.0.1:0"]);
+    expect(r.code).toBe(78);
+    expect(r.stderr.toString()).toContain(`tls_server_cert: ${garbage} holds no usable certificate`);
+  });
+
+  test("a key that does not match the certificate: exit 78 naming both files", async () => {
+    const fx = makeFixture({ config: tlsConfig(pki, { tls_server_key: pki.strangerKey }) });
+    const r = await run([BINARY, "-C", fx.confPath, "--listen", "127.0.0.1:0"]);
+    expect(r.code).toBe(78);
+    expect(r.stderr.toString()).toContain(`tls_server_key: the key in ${pki.strangerKey} does not match the certificate in ${pki.serverCert}`);
+  });
+
+  test("two certificates (RSA and EC): each client gets the one it can verify", async () => {
+    const dir = makeFixture().dir;
+    const rsa = (name: string, ...args: string[]) => run(["openssl", "req", "-x509", ...args, "-nodes", "-days", "2", "-subj", "/CN=pop.test", "-keyout", join(dir, `${name}.key`), "-out", join(dir, `${name}.pem`)]);
+    expect((await rsa("rsa", "-newkey", "rsa:2048")).code).toBe(0);
+    const fx = makeFixture({ config: { tls_server_cert: `${join(dir, "rsa.pem")},${pki.serverCert}`, tls_server_key: `${join(dir, "rsa.key")},${pki.serverKey}`, pop3_cyrus_compat: "3.6" } });
+    for (const f of ["rsa.pem", "rsa.key"]) Bun.spawnSync(["chown", "nobody", join(dir, f)]);
+    const server = await startStandalone(fx, ["--listen", "127.0.0.1:0"]);
+    const port = server.port({});
+    const peer = async (sigalg: string) => {
+      const r = await run(["openssl", "s_client", "-connect", `127.0.0.1:${port}`, "-starttls", "pop3", "-tls1_2", "-sigalgs", sigalg], { stdin: "QUIT\r\n" });
+      return /Peer signature type: (\S+)/.exec(r.stdout.toString())?.[1];
+    };
+    expect(await peer("ECDSA+SHA256")).toBe("ECDSA");
+    expect(await peer("RSA+SHA256")).toBe("RSA");
+  });
+});
+
 describe("-X over pipes", () => {
   test("CAPA does not advertise STLS, which cannot work there", async () => {
     const fx = makeFixture({ config: tlsConfig(pki, { pop3_cyrus_compat: "3.6", pop3_syslog_socket: join(pki.dir, "nolog") }) });
