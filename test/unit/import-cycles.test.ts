@@ -1,6 +1,6 @@
 /**
- * No import cycles in src/, type-only imports included: every module can be read on its own, and
- * the layers import one way (main → server → pop3 → {auth, store} → {config, log, sys}).
+ * No import cycles in src/, type-only imports included, so every module can be read on its own;
+ * and the layers import one way (main → server → pop3 → {auth, store} → {config, log, sys}).
  */
 import { expect, test } from "bun:test";
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -81,4 +81,46 @@ test("the cycle finder sees a type-only cycle", () => {
   ]);
   expect(cycles(graph)).toEqual([["b.ts", "a.ts"]]);
   expect(importsOf(join(SRC, "pop3/session-context.ts")).map((f) => relative(SRC, f))).toContain("pop3/session-state.ts");
+});
+
+/**
+ * The layers, top to bottom; a module may import its own layer's modules (the cycle test above
+ * keeps those acyclic) and any lower layer, never a higher one. cli.ts, limits.ts and version.ts
+ * are pure leaves every layer may use.
+ */
+const LAYER_OF: Record<string, number> = {
+  "main.ts": 0,
+  "check-config": 0,
+  server: 1,
+  proxy: 1,
+  pop3: 2,
+  auth: 3,
+  store: 3,
+  config: 4,
+  log: 4,
+  sys: 4,
+  "cli.ts": 5,
+  "limits.ts": 5,
+  "version.ts": 5,
+  types: 5,
+};
+
+test("imports go one way: main → server → pop3 → {auth, store} → {config, log, sys}", () => {
+  const upward: string[] = [];
+  for (const file of sourceFiles(SRC)) {
+    const from = relative(SRC, file).split("/")[0]!;
+    for (const target of importsOf(file)) {
+      const rel = relative(SRC, target);
+      if (rel.startsWith("..")) continue;
+      const to = rel.split("/")[0]!;
+      const a = LAYER_OF[from];
+      const b = LAYER_OF[to];
+      if (a === undefined || b === undefined) {
+        upward.push(`${relative(SRC, file)}: layer of ${a === undefined ? from : to} unknown (add it to LAYER_OF)`);
+      } else if (b < a) {
+        upward.push(`${relative(SRC, file)} imports ${rel}`);
+      }
+    }
+  }
+  expect(upward).toEqual([]);
 });
