@@ -1,7 +1,7 @@
 /**
  * The contract between the POP3 session and every mail store (Maildir, mbox, Cyrus spool).
  *
- * A Maildrop is the login snapshot of §5.1 step 8: message numbers 1..N map to
+ * A Maildrop is the login snapshot (pop3d.c:openinbox): message numbers 1..N map to
  * `messages[0..N-1]` for the whole session, and mail delivered afterwards stays invisible.
  */
 
@@ -10,7 +10,7 @@ export interface MessageInfo {
   readonly uid: number;
   /**
    * Octets RETR sends before dot-stuffing: the message with every bare LF turned into CRLF and a
-   * final CRLF added if the last line had none (§5.2, §5.4).
+   * final CRLF added if the last line had none (RFC 1939 section 3, as pop3d.c:blat sends it).
    */
   readonly size: number;
   /** A store-supplied UIDL (e.g. mbox X-UIDL) that overrides the uidl_format rendering. */
@@ -40,13 +40,13 @@ export interface CommitResult {
 export interface Maildrop {
   readonly uidValidity: number;
   readonly messages: readonly MessageInfo[];
-  /** Whether UIDLs use uidl_format (Cyrus POP3_NEW_UIDL) or the legacy bare uid (§5.3). */
+  /** Whether UIDLs use uidl_format (Cyrus POP3_NEW_UIDL) or the legacy bare uid (pop3d.c:cmdloop, UIDL). */
   readonly newUidl: boolean;
-  /** False when popuseacl denies the `t` right (§5.10): DELE is refused. Absent means allowed. */
+  /** False when popuseacl denies the `t` right (pop3d.c:cmdloop, DELE): DELE is refused. Absent means allowed. */
   readonly mayDelete?: boolean;
   /** Throws StoreError (kind "perm") when the message is gone or unreadable. */
   open(index: number): MessageSource;
-  /** UPDATE state (§5.5): remove `deleted` atomically. Never called for a dropped session. */
+  /** UPDATE state (RFC 1939 section 6): remove `deleted` atomically. Never called for a dropped session. */
   commit(request: CommitRequest): Promise<CommitResult>;
   /** Release everything without committing (dropped session, SIGTERM, or after commit). */
   close(): void;
