@@ -1,5 +1,5 @@
 /**
- * User-name canonicalisation shared by USER, APOP and every SASL mechanism (§6.1).
+ * User-name canonicalisation shared by USER, APOP and every SASL mechanism (global.c:mysasl_canon_user, auth_unix.c:auth_canonifyid).
  * The result is the only form of a user name that may reach the password database or a path.
  */
 import { MAX_USERNAME_BYTES } from "../limits.ts";
@@ -22,14 +22,14 @@ const FIRST_PRINTABLE = 0x20;
 const DEL = 0x7f;
 
 /** Printable ASCII that the unix auth module refuses: `%` and `*` are IMAP LIST wildcards, `&` starts
- *  modified UTF-7, `/` cannot appear in a mailbox name, `:` is the passwd separator, `?` by policy (§6.1). */
+ *  modified UTF-7, `/` cannot appear in a mailbox name, `:` is the passwd separator, `?` by policy (auth_unix.c:auth_canonifyid). */
 const FORBIDDEN_PRINTABLE = new Set(["%", "&", "*", "/", ":", "?"]);
 
 function reject(reason: string): CanonicalResult {
   return { ok: false, reason };
 }
 
-/** Cyrus strips `+folder` first; with virtual domains the folder ends at the next `@` (§5.10, §6.1). */
+/** Cyrus strips `+folder` first; with virtual domains the folder ends at the next `@` (pop3d.c:popd_canon_user). */
 function splitSubfolder(raw: string, opts: CanonicalOptions): { name: string; subfolder?: string } {
   if (!opts.popSubfolders) return { name: raw };
   const plus = raw.indexOf("+");

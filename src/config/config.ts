@@ -9,7 +9,7 @@ export interface Config {
   readonly service: string;
   /** Absolute path of the main config file. */
   readonly file: string;
-  /** Switch options (§9.1: 1/y/t/on true, 0/n/f/off false). */
+  /** Switch options (Cyrus's libconfig.c: 1/y/t/on true, 0/n/f/off false). */
   bool(name: OptionName): boolean;
   /** Integer options (strtol base 0 semantics). */
   int(name: OptionName): number;

@@ -12,7 +12,7 @@ export { describeOptions } from "./describe.ts";
 export const DEFAULT_CONFIG_PATH = "/etc/imapd.conf";
 
 /**
- * Reads and validates `path` (§9.1) for `service` (the cyrus.conf entry name, which selects
+ * Reads and validates `path` (as Cyrus's libconfig.c:config_read does) for `service` (the cyrus.conf entry name, which selects
  * `<service>_<option>` overrides). Throws ConfigError naming file, line and key; startup turns it
  * into exit 78 (EX_CONFIG).
  */

@@ -1,5 +1,5 @@
 /**
- * Turns the entries of imapd.conf into the typed Config (§9.1): service overrides, duplicate
+ * Turns the entries of imapd.conf into the typed Config (Cyrus's libconfig.c:config_read): service overrides, duplicate
  * detection, value validation, the overflow table and the configdirectory rules. Every value is
  * checked here, at load, so a bad line is one startup error naming file, line and key.
  */
@@ -80,6 +80,11 @@ export class LoadedConfig implements Config {
     return this.settings.has(name);
   }
 
+  /** The overflow table's lines (keys outside the option table), with file and line. */
+  overflowEntries(): Iterable<ConfigEntry> {
+    return this.overflow.values();
+  }
+
   /** Every key of the overflow table, as written in the file. */
   overflowKeys(): Iterable<string> {
     return this.overflow.keys();
@@ -151,7 +156,7 @@ export function buildConfig(text: ConfigText, service: string, mainFile: string)
     const previous = settings.get(name);
     if (previous && previous.serviceSpecific === serviceSpecific) throw duplicate(entry, previous.entry);
     const value = parseValue(specOf(name), entry);
-    // A generic line after `<service>_<option>` is skipped silently, whatever the order (§9.1).
+    // A generic line after `<service>_<option>` is skipped silently, whatever the order (libconfig.c:config_read).
     if (previous?.serviceSpecific) continue;
     settings.set(name, { value, entry, serviceSpecific });
     // Cyrus also keeps a deprecated option's text in the overflow table under the name used.
@@ -238,7 +243,7 @@ function checkConfigDirectory(setting: Setting | undefined, mainFile: string): s
   return dir;
 }
 
-/** `{configdirectory}` is expanded in table string options only, never in the overflow (§9.1). */
+/** `{configdirectory}` is expanded in table string options only, never in the overflow (libconfig.c:config_read). */
 function expandStrings(settings: Map<OptionName, Setting>, configDirectory: string): void {
   for (const [name, setting] of settings) {
     if (name === "configdirectory" || OPTIONS[name].type !== "string") continue;

@@ -1,5 +1,5 @@
 /**
- * imapd.conf syntax (§9.1): `key: value` lines, `\` continuations, `#` comment lines and
+ * imapd.conf syntax (Cyrus's libconfig.c:config_read): `key: value` lines, `\` continuations, `#` comment lines and
  * `@include`. Produces the entries in file order, includes expanded in place; what the keys mean
  * is decided elsewhere (loaded-config.ts).
  */

@@ -23,10 +23,26 @@ export interface StartupFacts {
   readonly compat: CyrusCompat;
   /** One info line each, logged once the logger is up. */
   readonly notes: readonly string[];
+  /** Options that are set and have no effect, and keys nobody reads: one warning line each. */
+  readonly warnings: readonly string[];
 }
 
-export function startupFacts(cfg: Config, compat: CyrusCompat = cyrusCompat(cfg)): StartupFacts {
+/**
+ * `isKnownKey` says whether a key outside our option table is still read by someone (a Cyrus
+ * option, another service's override); the rest are most likely typos, which Cyrus ignores
+ * silently and an operator should hear about.
+ */
+export function startupFacts(
+  cfg: Config,
+  compat: CyrusCompat = cyrusCompat(cfg),
+  isKnownKey: (key: string) => boolean = () => true,
+): StartupFacts {
   const loaded = cfg instanceof LoadedConfig ? cfg : undefined;
   const store = describeStoreChoice(cfg.enumValue("pop3_mailstore"), loaded?.origin("pop3_mailstore"), loaded?.defaultContext());
-  return { compat, notes: [`${describeCompat(compat)}; ${store}`] };
+  const warnings: string[] = [];
+  if (cfg.bool("prometheus_enabled")) warnings.push("prometheus_enabled: pop3d exports no Prometheus counters; ignored (docs/compatibility.md)");
+  for (const entry of loaded?.overflowEntries() ?? []) {
+    if (!isKnownKey(entry.key)) warnings.push(`${entry.file}:${entry.line}: ${entry.key}: unknown option, neither pop3d nor Cyrus reads it (a typo?)`);
+  }
+  return { compat, notes: [`${describeCompat(compat)}; ${store}`], warnings };
 }

@@ -1,5 +1,5 @@
 /**
- * Parsers for imapd.conf value types (§9.1). Each returns a reason instead of throwing, so the
+ * Parsers for imapd.conf value types (Cyrus's libconfig.c). Each returns a reason instead of throwing, so the
  * reader can wrap it with the file, line and key.
  */
 
@@ -40,7 +40,7 @@ export function parseInteger(text: string): Parsed<number> {
   return ok(value === 0 ? 0 : value);
 }
 
-/** Cyrus rewrites these before matching any enum, so `virtdomains: yes` means `on` (§9.1). */
+/** Cyrus rewrites these before matching any enum, so `virtdomains: yes` means `on` (libconfig.c:config_read). */
 const ENUM_ON = new Set(["1", "yes", "t", "true"]);
 const ENUM_OFF = new Set(["0", "no", "f", "false"]);
 
@@ -93,7 +93,7 @@ export function parseDuration(text: string, defaultUnit: DurationUnit): Parsed<n
 
 const CONFIGDIRECTORY_TOKEN = "{configdirectory}";
 
-/** Cyrus expands the token only at the start of a value and matches it case-insensitively (§9.1). */
+/** Cyrus expands the token only at the start of a value and matches it case-insensitively (libconfig.c:config_read). */
 export function expandConfigDirectory(text: string, configDirectory: string): string {
   if (text.slice(0, CONFIGDIRECTORY_TOKEN.length).toLowerCase() !== CONFIGDIRECTORY_TOKEN) return text;
   return configDirectory + text.slice(CONFIGDIRECTORY_TOKEN.length);

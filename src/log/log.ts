@@ -1,6 +1,6 @@
 /**
  * The logging interface every module uses. Levels are syslog's, because operators grep Cyrus's
- * syslog lines (§10) and we emit the same lines at the same levels.
+ * syslog lines (docs/compatibility.md) and we emit the same lines at the same levels.
  */
 export type LogLevel = "debug" | "info" | "notice" | "warning" | "err" | "crit";
 

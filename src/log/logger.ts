@@ -2,7 +2,7 @@
  * The process's one logger, built on tslog. Standalone foreground: human-readable lines on stderr.
  * stdio and master modes: syslog (stderr may be the client's socket under xinetd).
  *
- * tslog costs 15–35 ms to load (bun-findings §6), which an inetd-spawned process must not pay
+ * tslog costs 15–35 ms to load (bench/RESULTS.md), which an inetd-spawned process must not pay
  * before its greeting. So in those modes lines first go straight to the syslog transport, and
  * tslog is put in front of it once the first session has greeted (routeThroughTslog).
  */

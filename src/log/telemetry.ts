@@ -1,5 +1,5 @@
 /**
- * Per-user telemetry files (§8), byte-compatible with Cyrus: only when the operator has created
+ * Per-user telemetry files (Cyrus's lib/telemetry.c), byte-compatible with Cyrus: only when the operator has created
  * `<configdirectory>/log/<userid>/`; file `<service>-<pid>` (or `<service>-<sessionid>` with
  * telemetry_bysessionid); a ctime header; then every read as `<ts<bytes` and every write as
  * `>ts>bytes`, with no framing. Opened just before "+OK Mailbox locked", so no password is logged.

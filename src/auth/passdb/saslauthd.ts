@@ -9,7 +9,7 @@ import { PassDbUnavailable, type PasswordDb } from "./passdb.ts";
 
 /** libsasl's default socket (PATH_SASLAUTHD_RUNDIR "/mux" on Debian). */
 export const DEFAULT_SASLAUTHD_PATH = "/var/run/saslauthd/mux";
-/** The SASL service name of pop3d (§6.7): saslauthd and PAM see "pop". */
+/** The SASL service name of pop3d (pop3d.c:service_main, sasl_server_new): saslauthd and PAM see "pop". */
 export const SASLAUTHD_SERVICE = "pop";
 /**
  * libsasl waits for saslauthd without limit, so one stuck PAM or LDAP lookup hangs the session.

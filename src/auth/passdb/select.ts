@@ -1,5 +1,5 @@
 /**
- * The password backends chosen from imapd.conf the way libsasl chooses them for Cyrus (§6.7):
+ * The password backends chosen from imapd.conf the way libsasl chooses them for Cyrus (libsasl's sasl_pwcheck_method and auxprop plugins):
  * `sasl_pwcheck_method` lists how plain passwords are checked (saslauthd, auxprop, and our
  * passwd-file), tried in order; `sasl_auxprop_plugin` lists where secrets come from (sasldb, and our
  * passwd-file). Unusable settings are a ConfigError at startup.

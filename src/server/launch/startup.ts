@@ -13,6 +13,7 @@ import { buildServices, type Services } from "../services.ts";
 import { runDebugCommand } from "../process-setup.ts";
 import { loadTlsSettings, starttlsOffered, starttlsWarning, tlsConfigured, type TlsSettings } from "../tls.ts";
 import { startupFacts, umaskFromConfig, type StartupFacts } from "../../config/startup.ts";
+import { classifyKey } from "../../check-config/keys.ts";
 import type { ProcessSignals } from "../signals.ts";
 
 /** sysexits.h codes Cyrus uses (imap/pop3d.c, master/service.c). */
@@ -120,13 +121,14 @@ export function startUp(cli: CliOptions, signals: ProcessSignals): Launch | numb
   let facts: StartupFacts;
   try {
     process.umask(umaskFromConfig(cfg));
-    facts = startupFacts(cfg);
+    facts = startupFacts(cfg, undefined, (key) => classifyKey(key, service) !== "unknown");
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     complain(error.message, mode);
     return EX_CONFIG;
   }
   for (const note of facts.notes) log.info(note);
+  for (const warning of facts.warnings) log.warning(warning);
   if (cli.kerberosPop) log.warning("-k (MIT KPOP over Kerberos 4) is not supported; option ignored");
 
   // certificates are read now so that a bad one stops a daemon's start-up with exit 78
