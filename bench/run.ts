@@ -257,7 +257,7 @@ async function main(): Promise<void> {
     "### Hostile clients",
     hostileTable(all, order),
   ].join("\n\n");
-  log(`\n${markdown}`);
+  if (order.length > 0) log(`\n${markdown}`);
   if (errors.length > 0) log(`\n${errors.length} step(s) failed; see above.`);
   if (args.markdown) writeFileSync(args.markdown, markdown + "\n");
   if (args.json) writeFileSync(args.json, JSON.stringify({ plan: PLAN, figures: all, errors }, null, 2));
