@@ -6,6 +6,8 @@ import { ConfigError, type Config } from "./config.ts";
 import { LoadedConfig } from "./loaded-config.ts";
 import { cyrusCompat, describeCompat, type CyrusCompat } from "./cyrus-compat.ts";
 import { describeStoreChoice } from "./store-default.ts";
+import { DEPRECATED_OPTIONS, isOptionName } from "./options.ts";
+import { CYRUS_OPTION_NAMES, CYRUS_OPTION_PATTERNS } from "./cyrus-option-names.ts";
 
 /**
  * `umask` (Cyrus's default 077, set in global.c:cyrus_init): every file we create — telemetry
@@ -28,21 +30,25 @@ export interface StartupFacts {
 }
 
 /**
- * `isKnownKey` says whether a key outside our option table is still read by someone (a Cyrus
- * option, another service's override); the rest are most likely typos, which Cyrus ignores
- * silently and an operator should hear about.
+ * Whether a key outside our option table is still read by someone: a Cyrus option, or any
+ * service's `<service>_<option>` override of one. The rest are most likely typos, which Cyrus
+ * ignores silently and an operator should hear about.
  */
-export function startupFacts(
-  cfg: Config,
-  compat: CyrusCompat = cyrusCompat(cfg),
-  isKnownKey: (key: string) => boolean = () => true,
-): StartupFacts {
+export function isKnownKey(key: string): boolean {
+  const known = (k: string) =>
+    isOptionName(k) || Object.hasOwn(DEPRECATED_OPTIONS, k) || CYRUS_OPTION_NAMES.has(k) || CYRUS_OPTION_PATTERNS.some((p) => p.test(k));
+  if (known(key)) return true;
+  const underscore = key.indexOf("_");
+  return underscore > 0 && known(key.slice(underscore + 1));
+}
+
+export function startupFacts(cfg: Config, compat: CyrusCompat = cyrusCompat(cfg), knownKey: (key: string) => boolean = isKnownKey): StartupFacts {
   const loaded = cfg instanceof LoadedConfig ? cfg : undefined;
   const store = describeStoreChoice(cfg.enumValue("pop3_mailstore"), loaded?.origin("pop3_mailstore"), loaded?.defaultContext());
   const warnings: string[] = [];
   if (cfg.bool("prometheus_enabled")) warnings.push("prometheus_enabled: pop3d exports no Prometheus counters; ignored (docs/compatibility.md)");
   for (const entry of loaded?.overflowEntries() ?? []) {
-    if (!isKnownKey(entry.key)) warnings.push(`${entry.file}:${entry.line}: ${entry.key}: unknown option, neither pop3d nor Cyrus reads it (a typo?)`);
+    if (!knownKey(entry.key)) warnings.push(`${entry.file}:${entry.line}: ${entry.key}: unknown option, neither pop3d nor Cyrus reads it (a typo?)`);
   }
   return { compat, notes: [`${describeCompat(compat)}; ${store}`], warnings };
 }

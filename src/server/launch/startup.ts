@@ -13,7 +13,6 @@ import { buildServices, type Services } from "../services.ts";
 import { runDebugCommand } from "../process-setup.ts";
 import { loadTlsSettings, starttlsOffered, starttlsWarning, tlsConfigured, type TlsSettings } from "../tls.ts";
 import { startupFacts, umaskFromConfig, type StartupFacts } from "../../config/startup.ts";
-import { classifyKey } from "../../check-config/keys.ts";
 import type { ProcessSignals } from "../signals.ts";
 
 /** sysexits.h codes Cyrus uses (imap/pop3d.c, master/service.c). */
@@ -121,7 +120,7 @@ export function startUp(cli: CliOptions, signals: ProcessSignals): Launch | numb
   let facts: StartupFacts;
   try {
     process.umask(umaskFromConfig(cfg));
-    facts = startupFacts(cfg, undefined, (key) => classifyKey(key, service) !== "unknown");
+    facts = startupFacts(cfg);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     complain(error.message, mode);
