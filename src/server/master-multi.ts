@@ -5,16 +5,15 @@
  * keeps the process ready). At N live connections it sends UNAVAILABLE (master then forks another
  * process when a connection waits), and AVAILABLE again once one ends.
  *
- * Accepting never blocks the event loop: Bun listens on a duplicate of fd 4, so the kernel wakes
- * the process when a connection is there; preforked siblings all wait that way and the kernel
- * hands each connection to one of them (no accept lock, as in service-thread.c). Closing the
- * duplicate in the open handler stops Bun's accept loop at once, so a full process takes no more.
+ * Accepting never blocks the event loop: Bun listens on fd 4 through a PausableListener, so the
+ * kernel wakes the process when a connection is there; preforked siblings all wait that way and
+ * the kernel hands each connection to one of them (no accept lock, as in service-thread.c). A full
+ * process pauses the listener inside Bun's open handler, so it takes no more.
  * See docs/launch-modes.md.
  */
-import type { SocketListener } from "bun";
 import type { Session } from "../pop3/session.ts";
 import type { Log } from "../log/log.ts";
-import { closeFd, duplicateFd, errnoName } from "../sys/libc.ts";
+import { PausableListener, connectionBudget } from "./pausable-listener.ts";
 import {
   LISTEN_FD,
   MASTER_SERVICE_AVAILABLE,
@@ -50,7 +49,7 @@ export interface MultiMasterOptions {
 }
 
 export class MultiMasterService {
-  private listener: SocketListener<SocketData> | undefined;
+  private listener: PausableListener<SocketData> | undefined;
   private readonly sessions = new Set<Session>();
   private live = 0;
   private uses = 0;
@@ -66,7 +65,8 @@ export class MultiMasterService {
   private readonly lifetimeUses: number;
 
   constructor(private readonly o: MultiMasterOptions) {
-    this.limit = Math.max(1, o.sessionsPerProcess);
+    // never more connections than descriptors allow: past that, accept(2) fails with EMFILE
+    this.limit = Math.max(1, Math.min(o.sessionsPerProcess, connectionBudget()));
     this.lifetimeUses = Math.max(1, o.maxUses);
   }
 
@@ -121,25 +121,21 @@ export class MultiMasterService {
   }
 
   private listen(): void {
-    if (this.listener || this.retiring) return;
-    const fd = duplicateFd(LISTEN_FD);
-    if (fd < 0) this.fatal(`accept failed: fd ${LISTEN_FD}: ${errnoName(-fd)}`);
-    const handlers = sessionHandlers(this.starter());
-    const open = handlers.open!;
-    try {
-      this.listener = Bun.listen<SocketData>({
-        fd,
-        allowHalfOpen: true,
-        socket: {
-          ...handlers,
-          open: (socket) => {
-            this.connectionAccepted();
-            return open(socket);
-          },
+    if (this.retiring) return;
+    if (!this.listener) {
+      const handlers = sessionHandlers(this.starter());
+      const open = handlers.open!;
+      this.listener = new PausableListener<SocketData>(LISTEN_FD, {
+        ...handlers,
+        open: (socket) => {
+          this.connectionAccepted();
+          return open(socket);
         },
-      } as Parameters<typeof Bun.listen<SocketData>>[0]);
+      });
+    }
+    try {
+      this.listener.resume();
     } catch (error) {
-      closeFd(fd);
       this.fatal(`accept failed: fd ${LISTEN_FD} is not a listening socket (${(error as Error).message})`);
     }
   }
@@ -149,11 +145,9 @@ export class MultiMasterService {
     process.exit(EX_OSERR);
   }
 
-  /** Closing the listener inside Bun's open handler ends its accept loop before the next accept. */
+  /** Pausing inside Bun's open handler ends its accept loop before the next accept. */
   private stopListening(): void {
-    const listener = this.listener;
-    this.listener = undefined;
-    listener?.stop(false);
+    this.listener?.pause();
   }
 
   private connectionAccepted(): void {

@@ -12,6 +12,8 @@ import type { Log } from "../log/log.ts";
 import { sessionHandlers, type SessionStarter, type SocketData } from "./socket-session.ts";
 import type { TlsSettings } from "./tls.ts";
 import { GRACEFUL_STOP_SECONDS } from "../limits.ts";
+import { listenTcp } from "../sys/libc.ts";
+import { PausableListener, connectionBudget } from "./pausable-listener.ts";
 import type { ProcessSignals } from "./signals.ts";
 
 export interface ListenAddress {
@@ -23,8 +25,6 @@ export interface ListenAddress {
   tls?: boolean;
   /** Expect a PROXY header first (-H or --listen-proxy). */
   proxy?: boolean;
-  /** SO_REUSEPORT, so that worker processes can each bind the same address. */
-  reusePort?: boolean;
 }
 
 /** "[addr:]port", "[v6addr]:port" or "port" (all interfaces). */
@@ -35,6 +35,10 @@ export function parseListenAddress(text: string): ListenAddress {
   if (port > 65535) throw new Error(`invalid port in listen address "${text}"`);
   return { hostname: m[1] ?? m[2] ?? "0.0.0.0", port };
 }
+
+type Listening =
+  | { kind: "pausable"; listener: PausableListener<SocketData> }
+  | { kind: "bun"; listener: SocketListener<SocketData> };
 
 export interface StandaloneOptions {
   listen: ListenAddress[];
@@ -79,43 +83,86 @@ export async function runStandalone(options: StandaloneOptions): Promise<number>
     closed: (s) => {
       if (s) sessions.delete(s);
       connections--;
+      if (connections === budget - 1) fitBudget();
       armIdleTimer();
     },
     failed: (reason, host) => options.log.notice(reason.includes(host) ? reason : `${reason} (${host})`),
   });
 
-  const bind = (address: ListenAddress): SocketListener<SocketData> => {
+  // descriptors: stop accepting before accept(2) could fail with EMFILE and spin the loop
+  const budget = connectionBudget();
+  const listeners: Listening[] = [];
+  const pausable = (): PausableListener<SocketData>[] => listeners.flatMap((l) => (l.kind === "pausable" ? [l.listener] : []));
+  let stopping = false;
+  const fitBudget = () => {
+    if (stopping) return;
+    if (connections >= budget) {
+      if (pausable().some((l) => l.listening)) {
+        options.log.warning(`${connections} connections: at the descriptor limit, no new connection until one ends`);
+      }
+      for (const l of pausable()) l.pause();
+    } else {
+      for (const l of pausable()) l.resume();
+    }
+  };
+
+  const handlersFor = (address: ListenAddress) => {
     if (address.tls && !options.tls()) throw new Error("pop3s: required TLS options not present (tls_server_cert, tls_server_key)");
     const handlers = sessionHandlers(starterFor(address));
     const open = handlers.open!;
-    const socket = {
+    return {
       ...handlers,
       open: (s: Parameters<typeof open>[0]) => {
         connections++;
         if (idleTimer) clearTimeout(idleTimer);
         idleTimer = undefined;
+        if (connections >= budget) fitBudget();
         return open(s);
       },
     };
-    const where = address.fd !== undefined ? { fd: address.fd } : { hostname: address.hostname, port: address.port, reusePort: address.reusePort };
-    return Bun.listen<SocketData>({ ...where, allowHalfOpen: true, socket } as Parameters<typeof Bun.listen<SocketData>>[0]);
   };
 
-  const listeners: SocketListener<SocketData>[] = [];
   for (const address of options.listen) {
-    const listener = bind(address) as SocketListener<SocketData> & { hostname?: string; port?: number };
-    listeners.push(listener);
     const flags = `${address.tls ? " (tls)" : ""}${address.proxy ? " (proxy)" : ""}`;
     if (address.fd !== undefined) {
+      const listener = new PausableListener<SocketData>(address.fd, handlersFor(address));
+      listener.resume();
+      listeners.push({ kind: "pausable", listener });
       options.announce(`fd ${address.fd}${flags}`);
+      continue;
+    }
+    let bound: { fd: number; port: number } | undefined;
+    try {
+      bound = listenTcp(address.hostname, address.port);
+    } catch (error) {
+      // a host name rather than an address: Bun resolves it, and that listener cannot pause
+      if (!(error instanceof Error) || !error.message.includes("numeric")) throw error;
+    }
+    const shown = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname;
+    if (bound) {
+      const listener = new PausableListener<SocketData>(bound.fd, handlersFor(address));
+      listener.resume();
+      listeners.push({ kind: "pausable", listener });
+      options.announce(`${shown}:${bound.port}${flags}`);
     } else {
-      const host = listener.hostname ?? address.hostname;
-      const shown = host.includes(":") ? `[${host}]` : host;
-      options.announce(`${shown}:${listener.port ?? address.port}${flags}`);
+      const listener = Bun.listen<SocketData>({
+        hostname: address.hostname,
+        port: address.port,
+        allowHalfOpen: true,
+        socket: handlersFor(address),
+      } as unknown as Parameters<typeof Bun.listen<SocketData>>[0]) as SocketListener<SocketData> & { port: number };
+      listeners.push({ kind: "bun", listener });
+      options.announce(`${shown}:${listener.port}${flags}`);
     }
   }
+  const stopAll = () => {
+    for (const l of listeners) {
+      if (l.kind === "pausable") l.listener.close();
+      else l.listener.stop(false);
+    }
+  };
   if (options.afterListen && !options.afterListen()) {
-    for (const l of listeners) l.stop(true);
+    stopAll();
     options.log.err("Fatal error: must run as the Cyrus user");
     return 64;
   }
@@ -132,11 +179,10 @@ export async function runStandalone(options: StandaloneOptions): Promise<number>
   });
 
   return new Promise<number>((resolve) => {
-    let stopping = false;
     idleExit = () => {
       if (stopping || connections > 0) return;
       stopping = true;
-      for (const l of listeners) l.stop(false);
+      stopAll();
       resolve(0);
     };
     armIdleTimer();
@@ -144,7 +190,7 @@ export async function runStandalone(options: StandaloneOptions): Promise<number>
       if (stopping) return;
       stopping = true;
       options.log.notice(`${signal}: graceful shutdown, ${sessions.size} session(s) still running`);
-      for (const l of listeners) l.stop(false);
+      stopAll();
       const finishUp = () => resolve(0);
       if (sessions.size === 0) return finishUp();
       const cut = setTimeout(() => {

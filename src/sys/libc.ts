@@ -24,6 +24,7 @@ const LIBC_SYMBOLS = {
   prctl: { args: ["i32", "u64", "u64", "u64", "u64"], returns: "i32" },
   getpwnam_r: { args: ["ptr", "ptr", "ptr", "u64", "ptr"], returns: "i32" },
   getgrouplist: { args: ["ptr", "u32", "ptr", "ptr"], returns: "i32" },
+  getrlimit: { args: ["i32", "ptr"], returns: "i32" },
   send: { args: ["i32", "ptr", "u64", "i32"], returns: "i64" },
   recv: { args: ["i32", "ptr", "u64", "i32"], returns: "i64" },
   geteuid: { args: [], returns: "u32" },
@@ -404,4 +405,14 @@ export function groupListOf(name: string, gid: number): number[] {
     if (n[0]! <= count) throw new Error(`getgrouplist(${name}) failed`);
     count = n[0]!;
   }
+}
+
+const RLIMIT_NOFILE = 7;
+
+/** The soft limit on open descriptors (RLIMIT_NOFILE); Infinity when unlimited or unknown. */
+export function descriptorLimit(): number {
+  const limits = new BigUint64Array(2);
+  if (libc().getrlimit(RLIMIT_NOFILE, limits) !== 0) return Infinity;
+  const soft = limits[0]!;
+  return soft >= BigInt(Number.MAX_SAFE_INTEGER) ? Infinity : Number(soft);
 }
