@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { BINARY, PopClient, ROOT, cleanupAll, makeFixture, run, sha256, tempDir, waitFor } from "../../support/harness.ts";
 import { loginPop, popListing, retrieve } from "../cyrus/pop-helpers.ts";
 import { makePki } from "../tls/pki.ts";
+import { startStandalone } from "../tls/tls-support.ts";
 import { Murder } from "./murder.ts";
 
 // Hang guard only; nothing here measures time.
@@ -173,6 +174,17 @@ describe("our binary as the frontend", () => {
     const lines = stdio.stdout.toString("latin1").split("\r\n");
     expect(lines[2]).toMatch(lockedOn(1));
     expect(lines[3]).toMatch(/^\+OK 2 \d+$/);
+
+    // standalone (started as root, it becomes pop3_run_as: cyrus like the master's processes)
+    const standalone = await startStandalone({ ...murder.frontend.fixture, confPath: good }, ["--listen", "127.0.0.1:0"]);
+    try {
+      const c = await login(standalone.port({}), "dave", lockedOn(1));
+      expect(await c.cmd("STAT")).toMatch(/^\+OK 2 \d+$/);
+      expect(await c.cmd("QUIT")).toStartWith("+OK");
+      await c.closed();
+    } finally {
+      await standalone.stop();
+    }
 
     const refused = await run(murder.frontend.asCyrus([BINARY, "-C", bad, "-X"]), { stdin: `USER dave\r\nPASS ${USERS.dave}\r\nUSER dave\r\nQUIT\r\n` });
     const answers = refused.stdout.toString("latin1").split("\r\n");

@@ -11,7 +11,7 @@
  */
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { BINARY, ROOT, childEnv, collect, exitStatus, freePort, ownProcess, run, tempDir, waitFor, waitForListening, type RunResult } from "../../support/harness.ts";
+import { BINARY, ROOT, childEnv, collect, exitStatus, freePort, ownProcess, run, tempDir, waitFor, waitForListening, type Fixture, type RunResult } from "../../support/harness.ts";
 import { RUN_DIR } from "../../support/processes.ts";
 import { CYRUS_BIN, cyrusPop3d, requireCyrus } from "../cyrus/cyrus-instance.ts";
 import { SyslogReceiver } from "../master/syslog-receiver.ts";
@@ -75,6 +75,11 @@ export class CyrusNode {
     this.dir = tempDir(`murder-${label}`);
     this.confPath = join(this.dir, "imapd.conf");
     this.spec = describe(this.dir);
+  }
+
+  /** What the harness's server starters need to run our binary on this node's imapd.conf. */
+  get fixture(): Fixture {
+    return { dir: this.dir, confPath: this.confPath, passwdPath: join(this.dir, "passwd"), maildir: () => "", anchorFiles: [] };
   }
 
   get servername(): string {
