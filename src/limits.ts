@@ -34,6 +34,11 @@ export const STREAM_READ_CHUNK = 256 * 1024;
  *  bound. Reading resumes whenever the buffer holds no complete line, so longer lines still fit. */
 export const MAX_PENDING_INPUT = 16 * 1024;
 
+/** Input already read from the socket (one read can bring 512 KiB) that a session keeps while its
+ *  client does not read the answers. Beyond this the client is disconnected, as Dovecot does with
+ *  "Input buffer full": no real client pipelines 128 KiB of commands without reading any answer. */
+export const MAX_INPUT_WHILE_UNREAD = 128 * 1024;
+
 /** Answers to pipelined commands are collected up to this much before they are handed to the
  *  transport; beyond it, or while the transport still holds unsent bytes, the session takes no
  *  further command and reads no input until the client has read its answers (Dovecot's

@@ -8,6 +8,8 @@
 const INITIAL_CAPACITY = 1024;
 /** An emptied buffer larger than this is given back (a command line fits in it). */
 const KEEP_CAPACITY = 16 * 1024;
+/** At most this much room beyond what is needed when the buffer grows (amortises byte-wise trickles). */
+const GROWTH_SLACK = 16 * 1024;
 
 export class LineReader {
   private buf = Buffer.allocUnsafe(0);
@@ -85,8 +87,9 @@ export class LineReader {
     if (needed <= this.buf.length && this.head > 0) {
       this.buf.copy(this.buf, 0, this.head, this.tail);
     } else {
-      // grow by half, not double: a paused client's buffer stays near MAX_PENDING_INPUT
-      const next = Buffer.allocUnsafe(Math.max(INITIAL_CAPACITY, needed + (needed >> 1)));
+      // a little slack, not a factor: one read from the socket can bring 512 KiB at once, and a
+      // client that does not read its answers keeps that much here while its input is paused
+      const next = Buffer.allocUnsafe(Math.max(INITIAL_CAPACITY, needed + Math.min(needed >> 1, GROWTH_SLACK)));
       this.buf.copy(next, 0, this.head, this.tail);
       this.buf = next;
     }

@@ -21,7 +21,7 @@ import type { BackendConnector } from "./backend-link.ts";
 import { LineReader } from "./line-reader.ts";
 import { parseCommand, type Command } from "./parser.ts";
 import { CRLF, E, PopError, shutdownNotice } from "./responses.ts";
-import { MAX_COMMAND_LINE, MAX_PENDING_INPUT, OUTPUT_CORK_BYTES, OUTPUT_THROTTLE_BYTES } from "../limits.ts";
+import { MAX_COMMAND_LINE, MAX_INPUT_WHILE_UNREAD, MAX_PENDING_INPUT, OUTPUT_CORK_BYTES, OUTPUT_THROTTLE_BYTES } from "../limits.ts";
 import { makeApopChallenge } from "../auth/apop.ts";
 import { AUTHORIZATION_COMMANDS } from "./commands/authorization.ts";
 import { TRANSACTION_COMMANDS } from "./commands/transaction.ts";
@@ -220,6 +220,12 @@ export class Session implements SessionContext {
       // further command is taken while the transport still holds unsent bytes
       if (this.corkBytes >= OUTPUT_THROTTLE_BYTES) this.flush();
       if (this.outputHeld) {
+        if (this.reader.pendingBytes > MAX_INPUT_WHILE_UNREAD) {
+          // Dovecot's "Input buffer full": a client this far ahead of what it reads is not a client
+          this.log.notice(`${this.io.clientHost}: ${this.reader.pendingBytes} bytes of pipelined commands while not reading the answers; disconnecting`);
+          this.finish("fatal");
+          return null;
+        }
         this.pauseInput();
         await this.outputDrained();
         continue;

@@ -159,8 +159,13 @@ class FuzzIO implements SessionIO {
     return Promise.resolve();
   }
   close(): void {}
-  pauseInput(): void {}
-  resumeInput(): void {}
+  paused = false;
+  pauseInput(): void {
+    this.paused = true;
+  }
+  resumeInput(): void {
+    this.paused = false;
+  }
   startTls = async (): Promise<boolean> => {
     const ok = this.rng.chance(0.5);
     if (ok) this.tlsActive = true;
@@ -199,7 +204,9 @@ async function episode(rng: Rng, count: number): Promise<void> {
   let input = rng.chance(0.4) ? LOGIN : "";
   for (let i = 0; i < count; i++) input += wireLine(rng);
   const bytes = Buffer.from(input, "latin1");
-  for (let at = 0; at < bytes.length; ) {
+  for (let at = 0; at < bytes.length && !session.isOver; ) {
+    // like a socket: nothing is delivered while the session has paused its input
+    for (let spins = 0; io.paused && !session.isOver && spins < 10_000; spins++) await Promise.resolve();
     const size = 1 + rng.below(rng.chance(0.1) ? 16 : 4096);
     session.receive(bytes.subarray(at, at + size));
     at += size;

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, jest, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { Session } from "../../../src/pop3/session.ts";
 import { silentLog } from "../../../src/log/log.ts";
-import { MAX_PENDING_INPUT, OUTPUT_THROTTLE_BYTES } from "../../../src/limits.ts";
+import { MAX_INPUT_WHILE_UNREAD, MAX_PENDING_INPUT, OUTPUT_THROTTLE_BYTES } from "../../../src/limits.ts";
 import { BackpressureIO, settle } from "./backpressure-io.ts";
 import { LOGIN, TEN_MINUTES_MS, configDirectory, testPassdb, testSettings, testStore } from "./session-fixture.ts";
 import type { SessionSettings } from "../../../src/pop3/settings.ts";
@@ -88,6 +88,30 @@ describe("a client that pipelines and never reads", () => {
       expect(await session.done).toBe("quit");
     });
   }
+
+  test("one socket read far larger than the input limit, from a client that reads nothing: disconnected, not kept", async () => {
+    const { io, session, done } = start();
+    // a socket read can bring 512 KiB at once; the session cannot give it back
+    session.receive(Buffer.from("CAPA\r\n".repeat(Math.ceil((2 * MAX_INPUT_WHILE_UNREAD) / 6)), "latin1"));
+    expect(await done).toBe("fatal");
+    expect(io.closedWith).toBe("drain");
+    expect(io.maxUnread).toBeLessThanOrEqual(HELD_BOUND);
+  });
+
+  test("a read below that limit only pauses: once the client reads, every command is answered", async () => {
+    const { io, session } = start();
+    const count = Math.floor(MAX_INPUT_WHILE_UNREAD / 2 / 6);
+    session.receive(Buffer.from("CAPA\r\n".repeat(count) + "QUIT\r\n", "latin1"));
+    await settle();
+    expect(session.isOver).toBe(false);
+    while (!session.isOver) {
+      io.clientReads();
+      await settle();
+    }
+    io.clientReads();
+    expect(io.text.match(/\+OK List of capabilities follows\r\n/g)?.length).toBe(count);
+    expect(await session.done).toBe("quit");
+  });
 
   test("a big RETR to a client that reads slowly: the transport never holds more than one piece", async () => {
     const { io, session } = start({}, 2 * 1024 * 1024);
