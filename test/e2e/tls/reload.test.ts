@@ -79,3 +79,36 @@ test("a reload that fails (unreadable key) keeps the old certificate and the ser
   writeFileSync(pki.serverKey, saved, { mode: 0o600 });
   expect(server.proc.exitCode).toBeNull();
 });
+
+/** A port below 1024 nobody listens on, or undefined (not root, or none free). */
+function freePrivilegedPort(): number | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const r = Bun.spawnSync([
+    "python3",
+    "-c",
+    "import socket\nfor p in range(990, 600, -1):\n  s = socket.socket()\n  try:\n    s.bind(('127.0.0.1', p)); print(p); break\n  except OSError: pass\n  finally: s.close()",
+  ]);
+  const port = Number(r.stdout.toString().trim());
+  return port > 0 ? port : undefined;
+}
+
+test.skipIf(freePrivilegedPort() === undefined)(
+  "SIGHUP with pop3s on a privileged port, after leaving root: certificates reload, the socket stays, the server lives",
+  async () => {
+    const port = freePrivilegedPort()!;
+    const own = makePki(); // the tests above leave this file's key unreadable
+    const fx = makeFixture({ config: tlsConfig(own, { allowplaintext: "no" }) });
+    const privileged = await startStandalone(fx, ["--listen-tls", `127.0.0.1:${port}`]);
+    const before = await popTls({ port, implicit: true, tls: { ca: own.caCert }, steps: [{ cmd: "QUIT" }] });
+    expect(before.error).toBeNull();
+    const mark = privileged.stderr().length;
+    privileged.proc.kill("SIGHUP");
+    await logged(privileged, /reloaded TLS certificates/, mark);
+    const after = await popTls({ port, implicit: true, tls: { ca: own.caCert }, steps: [{ cmd: "QUIT" }] });
+    expect(after.error).toBeNull();
+    expect(after.greeting).toMatch(GREETING);
+    expect(privileged.proc.exitCode).toBeNull();
+    expect(privileged.stderr()).not.toContain("EACCES");
+    expect(await privileged.stop()).toBe(0);
+  },
+);
