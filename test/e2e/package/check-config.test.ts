@@ -91,7 +91,7 @@ describe("pop3d --check-config", () => {
     // the key of another certificate
     writeFileSync(fx.confPath, `${base}tls_server_cert: ${pem("a.crt")}\ntls_server_key: ${pem("b.key")}\n`);
     let { code, lines } = await check(fx.confPath);
-    expect(lines.filter((l) => l.startsWith("error:")).join("\n")).toMatch(/tls_server_cert: .*(key values mismatch|does not match|KEY_VALUES_MISMATCH)/i);
+    expect(lines.filter((l) => l.startsWith("error:")).join("\n")).toMatch(/tls_server_(cert|key): .*(key values mismatch|does not match|KEY_VALUES_MISMATCH)/i);
     expect(code).toBe(78);
 
     // a key only root can read
