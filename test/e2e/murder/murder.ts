@@ -182,8 +182,18 @@ export class CyrusNode {
   async stop(): Promise<void> {
     const proc = this.master;
     if (proc === undefined || !this.running) return;
+    const children = this.childPids();
     proc.kill("SIGTERM");
     await exitStatus(proc);
+    // a child master did not take down with it (mupdate's threads can outlive it) must not linger
+    for (const pid of children) {
+      try {
+        // only while the pid is still one of this node's processes (named by its config path)
+        if (readFileSync(`/proc/${pid}/cmdline`, "latin1").includes(this.dir)) process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
   }
 
   tool(name: string, args: string[], stdin?: Uint8Array): Promise<RunResult> {
@@ -290,8 +300,14 @@ export class Murder {
     const syslogSocket = join(frontend.dir, "syslog.sock");
     for (const node of nodes) await node.prepare();
     const frontendSyslog = await SyslogReceiver.start(syslogSocket);
-    await mupdate.start();
-    for (const node of [...backends, frontend]) await node.start();
+    try {
+      await mupdate.start();
+      for (const node of [...backends, frontend]) await node.start();
+    } catch (error) {
+      // the harness's cleanup kills masters outright, which would orphan their services
+      for (const node of nodes) await node.stop();
+      throw error;
+    }
     return new Murder(mupdate, backends, frontend, frontendPort, cyrusFrontendPort, frontendMultiPort, backendPop3Ports, backendImapPorts, setup.users, frontendSyslog);
   }
 
