@@ -6,10 +6,10 @@
  * "serving one more multi-threaded connection" line per connection a ready process took.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PopClient, cleanupAll, freePort, makeFixture, waitFor, type Fixture } from "../../support/harness.ts";
-import { CYR_INFO, MASTER_COMPLAINTS, REAL_MASTER_UNAVAILABLE, childrenOf, childrenReady, gone, startRealMaster, type RealMaster } from "./real-master.ts";
+import { CYR_DENY, CYR_INFO, MASTER_COMPLAINTS, REAL_MASTER_UNAVAILABLE, childrenOf, childrenReady, gone, startRealMaster, type RealMaster } from "./real-master.ts";
 import { SyslogReceiver, login, pidOfSessionId, quit, setConfig } from "./support.ts";
 
 // A hang guard only; no assertion measures time.
@@ -92,6 +92,34 @@ describe.skipIf(REAL_MASTER_UNAVAILABLE !== undefined)("pop3_sessions_per_proces
     const a3 = await session("alice");
     await quit(a3.c);
     await quit(a2.c);
+  });
+
+  test("cyr_deny of one user ends that user's session only, not the other sessions of its process", async () => {
+    // sessions until one process serves two: alice's and another user's
+    const running: { c: PopClient; pid: number; user: string }[] = [];
+    let pair: [{ c: PopClient; pid: number; user: string }, { c: PopClient; pid: number; user: string }] | undefined;
+    for (const user of ["alice", "bob", "carol", "dave", "erin"] as const) {
+      const s = { ...(await session(user)), user };
+      const mate = running.find((r) => r.pid === s.pid);
+      running.push(s);
+      if (mate) {
+        pair = [mate, s];
+        break;
+      }
+    }
+    expect(pair).toBeDefined();
+    const [kept, denied] = pair!;
+    const account = /^cyrus:[^:]*:(\d+):(\d+):/m.exec(readFileSync("/etc/passwd", "utf8"))!;
+    const deny = Bun.spawnSync(["setpriv", `--reuid=${account[1]}`, `--regid=${account[2]}`, "--init-groups", CYR_DENY!, "-C", fx.confPath, denied.user]);
+    expect(deny.exitCode, deny.stderr.toString()).toBe(0);
+    // the denied user's next command meets the deny check; everyone else in the process goes on
+    expect(await denied.c.cmd("NOOP")).toMatch(/^-ERR|^\+OK/);
+    await denied.c.closed();
+    expect(await kept.c.cmd("NOOP")).toBe("+OK");
+    expect(gone(kept.pid)).toBe(false);
+    for (const s of running) if (s !== denied) await quit(s.c);
+    const allow = Bun.spawnSync(["setpriv", `--reuid=${account[1]}`, `--regid=${account[2]}`, "--init-groups", CYR_DENY!, "-C", fx.confPath, "-a", denied.user]);
+    expect(allow.exitCode).toBe(0);
   });
 
   test("SIGHUP to master: busy shared processes take no new connection, finish their sessions, then exit", async () => {

@@ -12,6 +12,7 @@ import { serviceAccount, serviceDir } from "./support.ts";
 
 const MASTER_CANDIDATES = ["/usr/lib/cyrus/bin/master", "/usr/sbin/cyrmaster"];
 export const MASTER_BINARY = MASTER_CANDIDATES.find((p) => existsSync(p));
+export const CYR_DENY = ["/usr/lib/cyrus/bin/cyr_deny", "/usr/sbin/cyr_deny"].find((p) => existsSync(p));
 export const CYR_INFO = ["/usr/lib/cyrus/bin/cyr_info", "/usr/sbin/cyr_info"].find((p) => existsSync(p));
 const HAVE_CYRUS = MASTER_BINARY !== undefined && readFileSync("/etc/passwd", "utf8").split("\n").some((l) => l.startsWith("cyrus:"));
 const AS_ROOT = process.getuid?.() === 0;
