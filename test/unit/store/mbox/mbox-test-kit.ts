@@ -2,21 +2,17 @@
  * Building mbox files the way MDAs write them, and the bytes RETR must produce for each message,
  * computed from the original messages (never from the parser under test).
  */
-import { afterAll } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { MessageSource } from "../../../../src/store/maildrop.ts";
+import { tempDir as ownedTempDir } from "../../../support/processes.ts";
 
-const dirs: string[] = [];
-afterAll(() => {
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
+/**
+ * A scratch dir owned by the test support code, removed when the next test file starts and after
+ * the last (test/support/processes.ts). A module-level afterAll here would run only for the first
+ * file that imports this kit, because bun test evaluates the module once for the whole run, and
+ * every later file's dirs would stay in /tmp.
+ */
 export function tempDir(label = "mbox"): string {
-  const dir = mkdtempSync(join(tmpdir(), `pop3d-${label}-`));
-  dirs.push(dir);
-  return dir;
+  return ownedTempDir(label);
 }
 
 export function envelope(i: number): string {
