@@ -1,8 +1,9 @@
 /**
- * The QUIT commit on a Cyrus mailbox (§5.5) under Cyrus's locks, taken in Cyrus's order: the
+ * The QUIT commit on a Cyrus mailbox (pop3d.c:cmd_quit) under Cyrus's locks, taken in Cyrus's order: the
  * $GLOBAL name lock shared (3.12 global_lock), the user namespace lock exclusive, the mailbox
  * name lock shared, then cyrus.index exclusive. Like mailbox_commit, the quota root is updated
- * first, then the changed records and the header are written in place and the index is fsynced.
+ * first, then the changed records and the header are written in place (in one write) and the
+ * index is fsynced.
  */
 import { readFileSync, writeSync } from "node:fs";
 import { fsyncAsync } from "../fs/durable.ts";
@@ -97,8 +98,9 @@ export async function commitToMailbox(
 
     await updateQuota(opts, target, header.quotaroot, update.quota);
 
-    for (const { recno, bytes } of update.records) writeAll(indexLock.fd, bytes, index.header.startOffset + (recno - 1) * index.header.recordSize);
-    writeAll(indexLock.fd, update.header, 0);
+    // One write for the header and every changed record (IndexFile.patched): kill -9 during QUIT
+    // then leaves all of its deletions or none.
+    writeAll(indexLock.fd, index.patched(update.header, update.records), 0);
     await fsyncAsync(indexLock.fd);
   } catch (error) {
     throw openError(error, `committing to ${target.internalName} (${target.files.index})`);

@@ -59,6 +59,20 @@ export class IndexFile {
     return this.bytes.subarray(at, at + this.header.recordSize);
   }
 
+  /**
+   * The file's bytes from offset 0 through the last record in `records`, with `header` and those
+   * records put in place: one buffer, so that a commit is one write and a process killed during
+   * it has changed either every record or none (between two separate writes it would leave some
+   * messages expunged and others not).
+   */
+  patched(header: Buffer, records: ReadonlyArray<{ readonly recno: number; readonly bytes: Buffer }>): Buffer {
+    const end = records.reduce((last, r) => Math.max(last, this.offset(r.recno) + r.bytes.length), header.length);
+    const image = Buffer.from(this.bytes.subarray(0, end));
+    header.copy(image, 0);
+    for (const { recno, bytes } of records) bytes.copy(image, this.offset(recno));
+    return image;
+  }
+
   /** The record at `recno` (1-based), CRC-checked. */
   record(recno: number): IndexRecord {
     return parseIndexRecord(this.slice(recno), this.header.minorVersion, recno);
