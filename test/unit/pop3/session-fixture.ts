@@ -1,16 +1,25 @@
 /** Settings, a password database and a store for Session unit tests that run without sockets. */
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import type { SessionSettings } from "../../../src/pop3/settings.ts";
 import type { PasswordDb } from "../../../src/auth/passdb/passdb.ts";
 import { defaultSaslSettings } from "../../../src/auth/sasl/sasl-config.ts";
 import { MemoryStore } from "../../support/memory-store.ts";
+import { RUN_DIR } from "../../support/processes.ts";
 
 /** Ten minutes, the real minimum. */
 export const TEN_MINUTES_MS = 600_000;
 
-export const configDirectory = mkdtempSync(join(tmpdir(), "pop3d-unit-"));
+/**
+ * Under the run's scratch root, which the test preload removes after the last file (and the next
+ * run sweeps if this one died): files that import this fixture without removing it themselves
+ * (the fuzz test, flow-control) left one pop3d-unit- dir in /tmp per run.
+ */
+export const configDirectory = (() => {
+  // an e2e file's cleanupAll may have removed the root before this module is first imported
+  mkdirSync(RUN_DIR, { recursive: true });
+  return mkdtempSync(join(RUN_DIR, "unit-"));
+})();
 
 export function testSettings(overrides: Partial<SessionSettings> = {}): SessionSettings {
   return {
