@@ -60,6 +60,9 @@ export interface StandaloneOptions {
   signals: ProcessSignals;
 }
 
+/** sysexits.h: the operating system refused (Cyrus's service.c exits so on socket errors). */
+const EX_OSERR = 71;
+
 export async function runStandalone(options: StandaloneOptions): Promise<number> {
   const sessions = new Set<Session>();
   let connections = 0;
@@ -123,36 +126,51 @@ export async function runStandalone(options: StandaloneOptions): Promise<number>
   };
 
   for (const address of options.listen) {
-    const flags = `${address.tls ? " (tls)" : ""}${address.proxy ? " (proxy)" : ""}`;
-    if (address.fd !== undefined) {
-      const listener = new PausableListener<SocketData>(address.fd, handlersFor(address));
-      listener.resume();
-      listeners.push({ kind: "pausable", listener });
-      options.announce(`fd ${address.fd}${flags}`);
-      continue;
-    }
-    let bound: { fd: number; port: number } | undefined;
     try {
-      bound = listenTcp(address.hostname, address.port);
+      const flags = `${address.tls ? " (tls)" : ""}${address.proxy ? " (proxy)" : ""}`;
+      if (address.fd !== undefined) {
+        const listener = new PausableListener<SocketData>(address.fd, handlersFor(address));
+        listener.resume();
+        listeners.push({ kind: "pausable", listener });
+        options.announce(`fd ${address.fd}${flags}`);
+        continue;
+      }
+      let bound: { fd: number; port: number } | undefined;
+      try {
+        bound = listenTcp(address.hostname, address.port);
+      } catch (error) {
+        // a host name rather than an address: Bun resolves it, and that listener cannot pause
+        if (!(error instanceof Error) || !error.message.includes("numeric")) throw error;
+      }
+      const shown = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname;
+      if (bound) {
+        const listener = new PausableListener<SocketData>(bound.fd, handlersFor(address));
+        listener.resume();
+        listeners.push({ kind: "pausable", listener });
+        options.announce(`${shown}:${bound.port}${flags}`);
+      } else {
+        const listener = Bun.listen<SocketData>({
+          hostname: address.hostname,
+          port: address.port,
+          allowHalfOpen: true,
+          socket: handlersFor(address),
+        } as unknown as Parameters<typeof Bun.listen<SocketData>>[0]) as SocketListener<SocketData> & { port: number };
+        listeners.push({ kind: "bun", listener });
+        options.announce(`${shown}:${listener.port}${flags}`);
+      }
     } catch (error) {
-      // a host name rather than an address: Bun resolves it, and that listener cannot pause
-      if (!(error instanceof Error) || !error.message.includes("numeric")) throw error;
-    }
-    const shown = address.hostname.includes(":") ? `[${address.hostname}]` : address.hostname;
-    if (bound) {
-      const listener = new PausableListener<SocketData>(bound.fd, handlersFor(address));
-      listener.resume();
-      listeners.push({ kind: "pausable", listener });
-      options.announce(`${shown}:${bound.port}${flags}`);
-    } else {
-      const listener = Bun.listen<SocketData>({
-        hostname: address.hostname,
-        port: address.port,
-        allowHalfOpen: true,
-        socket: handlersFor(address),
-      } as unknown as Parameters<typeof Bun.listen<SocketData>>[0]) as SocketListener<SocketData> & { port: number };
-      listeners.push({ kind: "bun", listener });
-      options.announce(`${shown}:${listener.port}${flags}`);
+      // name the address and where it came from instead of Bun's "Failed to listen at <host>"
+      const e = error as { code?: string; errno?: number; message?: string };
+      const text = `${e.code ?? ""} ${e.message ?? ""}`;
+      const why =
+        e.errno === 98 || /EADDRINUSE|in use/i.test(text) ? "address already in use"
+        : e.errno === 13 || /EACCES|permission/i.test(text) ? "permission denied (a port below 1024 needs root)"
+        : (e.message ?? String(error));
+      const option = address.tls ? "--listen-tls" : address.proxy ? "--listen-proxy or -H" : "--listen or pop3_listen";
+      const message = `cannot listen on ${address.hostname}:${address.port} (${option}): ${why}`;
+      options.log.err(message);
+      for (const l of listeners) l.kind === "pausable" ? l.listener.close() : l.listener.stop(false);
+      return EX_OSERR;
     }
   }
   const stopAll = () => {

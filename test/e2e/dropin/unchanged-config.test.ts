@@ -7,7 +7,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { chownSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { PopClient, cleanupAll, makeFixture } from "../../support/harness.ts";
+import { BINARY, PopClient, cleanupAll, makeFixture, run } from "../../support/harness.ts";
 import { logged, startStandalone } from "../tls/tls-support.ts";
 
 afterAll(cleanupAll);
@@ -31,6 +31,20 @@ describe("the default store", () => {
     expect(await c.cmd("PASS dave-pw")).toBe("-ERR [SYS/TEMP] Unable to open maildrop: Mailbox does not exist");
     await logged(server, new RegExp(`Unable to open maildrop user\\.dave: Mailbox does not exist \\(cannot open maildir ${fx.maildir("dave")} \\(pop3_maildir_path\\)`));
     expect(await c.cmd("QUIT")).toBe("+OK");
+  });
+});
+
+describe("start-up errors name what to fix", () => {
+  test("a port already in use: the address and the option, exit 71 (EX_OSERR)", async () => {
+    const fx = makeFixture();
+    const taken = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    try {
+      const r = await run([BINARY, "-C", fx.confPath, "--listen", `127.0.0.1:${taken.port}`]);
+      expect(r.code).toBe(71);
+      expect(r.stderr.toString()).toContain(`cannot listen on 127.0.0.1:${taken.port} (--listen or pop3_listen): address already in use`);
+    } finally {
+      taken.stop(true);
+    }
   });
 });
 
