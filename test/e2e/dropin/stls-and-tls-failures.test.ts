@@ -72,6 +72,16 @@ describe("a broken TLS key", () => {
     expect(await m.exited).toBe(0);
   });
 
+  test("under master with -s (pop3s), each connection is closed without a byte, and the process exits 0", async () => {
+    const fx = makeFixture({ config: tlsConfig(pki, { tls_server_key: "/nonexistent/key.pem", pop3_syslog_socket: "/nonexistent/log" }) });
+    const m = await underFakeMaster(fx, ["-s", "-U", "1"]);
+    const r = await popTls({ port: m.port, implicit: true, tls: { ca: pki.caCert } });
+    expect(r.greeting).toBeNull();
+    expect(r.error).not.toBeNull();
+    // exit 0: master keeps the service instead of disabling it after a few failed starts
+    expect(await m.exited).toBe(0);
+  });
+
   test("standalone refuses to start with exit 78, naming tls_server_key and the file", async () => {
     const fx = makeFixture({ config: tlsConfig(pki, { tls_server_key: "/nonexistent/key.pem" }) });
     const r = await run([BINARY, "-C", fx.confPath, "--listen", "127.0.0.1:0"]);
