@@ -54,6 +54,11 @@ const oneOf = <V extends readonly string[]>(values: V, d: V[number], doc: string
   ({ type: "enum", values, default: d, doc }) as const;
 const listOf = <V extends readonly string[]>(values: V, d: V[number], doc: string) =>
   ({ type: "stringlist", values, default: d, doc }) as const;
+/**
+ * An option Cyrus has and we accept without acting on it: --help-config says so, and start-up
+ * warns when imapd.conf sets it (config/startup.ts), so nothing is silently dropped.
+ */
+const ignored = <T extends { doc: string }>(spec: T, why: string) => ({ ...spec, doc: `${spec.doc} Ignored by pop3d: ${why}.`, ignored: true }) as const;
 
 const POP = {
   popminpoll: dur("0", "m", "Minimum time between two logins of one user; 0 = no limit."),
@@ -75,7 +80,7 @@ const AUTH = {
   failedloginpause: dur("3s", "s", "Pause before answering a failed login."),
   plaintextloginpause: dur("0", "s", "Pause after a successful plaintext login without TLS."),
   sasl_minimum_layer: int(0, "Minimum SASL security strength factor a client must reach."),
-  sasl_maximum_layer: int(256, "Maximum SASL security strength factor offered."),
+  sasl_maximum_layer: ignored(int(256, "Maximum SASL security strength factor offered."), "no SASL security layer is offered at all"),
   admins: str("", "Space-separated userids with admin rights; they may log in as other users."),
   proxyservers: str(undefined, "Space-separated userids allowed to log in as any other user."),
   loginrealms: str("", "Space-separated realms whose user@realm identities may log in."),
@@ -113,8 +118,8 @@ const TLS = {
   tls_prefer_server_ciphers: sw(false, "Choose the cipher by our order rather than the client's."),
   tls_eccurve: str("prime256v1", "Elliptic curve for ECDHE key exchange."),
   tls_crl_file: str(undefined, "PEM certificate revocation list checked against client certificates."),
-  tls_session_timeout: dur("24h", "m", "How long a TLS session may be resumed; 0 disables resumption, at most 24h."),
-  tls_sessions_db_path: str("{configdirectory}/tls_sessions.db", "Cyrus's TLS session cache database."),
+  tls_session_timeout: ignored(dur("24h", "m", "How long a TLS session may be resumed; 0 disables resumption, at most 24h."), "TLS sessions are not cached between processes"),
+  tls_sessions_db_path: ignored(str("{configdirectory}/tls_sessions.db", "Cyrus's TLS session cache database."), "TLS sessions are not cached between processes"),
 } as const;
 
 const IDENTITY_AND_LOGGING = {
@@ -128,11 +133,11 @@ const IDENTITY_AND_LOGGING = {
     "DAEMON, MAIL, NEWS, USER or LOCAL0-LOCAL7, any case; an unknown name keeps the built-in default, as Cyrus does. The default is fixed at build time (MAIL, like Debian's Cyrus)."),
   chatty: sw(false, "Syslog every command."),
   telemetry_bysessionid: sw(false, "Name telemetry files <service>-<sessionid> instead of <service>-<pid>."),
-  auditlog: sw(false, "Syslog traffic byte counts at session end."),
-  iolog: sw(false, "Syslog \"POP session stats\" I/O byte counts at session end."),
+  auditlog: ignored(sw(false, "Syslog traffic byte counts at session end."), "not implemented"),
+  iolog: ignored(sw(false, "Syslog \"POP session stats\" I/O byte counts at session end."), "not implemented"),
   debug_command: str(undefined, "printf format run by the shell for -D, given argv[0], pid and service."),
-  fatals_abort: sw(false, "Abort with a core dump on fatal errors instead of exiting."),
-  prometheus_enabled: sw(false, "Cyrus's Prometheus counters; accepted so shared configs load, we export none."),
+  fatals_abort: ignored(sw(false, "Abort with a core dump on fatal errors instead of exiting."), "fatal errors always end the session and are logged"),
+  prometheus_enabled: ignored(sw(false, "Cyrus's Prometheus counters (stats files served by httpd's /metrics)."), "no counters are exported (docs/compatibility.md)"),
   umask: str("077", "Octal umask for every file and directory we create (telemetry logs, proc files, caches), as Cyrus's cyrus_init sets it."),
   pop3_cyrus_compat: str(undefined,
     "Our extension: which Cyrus release to behave like where releases differ (3.6, 3.8, 3.10, 3.12, or x.y.z); unset = the installed Cyrus, else 3.12. See docs/compatibility.md."),
@@ -143,11 +148,11 @@ const LIMITS = {
   maxlogins_per_user: int(0, "Most logged-in sessions of this service per user; 0 = no limit."),
   readonly: sw(false, "Every session is read-only: DELE is refused."),
   statuscache: sw(false, "Update Cyrus's IMAP status cache when a session changes a mailbox."),
-  disconnect_on_vanished_mailbox: sw(false, "Close the session if its maildrop is removed, instead of seeing it empty."),
-  tcp_keepalive: sw(false, "Enable TCP keepalive on client connections."),
-  tcp_keepalive_cnt: int(0, "Keepalive probes before the connection is dropped; 0 = system default."),
-  tcp_keepalive_idle: dur("0", "s", "Idle time before keepalive probes start; 0 = system default."),
-  tcp_keepalive_intvl: dur("0", "s", "Time between keepalive probes; 0 = system default."),
+  disconnect_on_vanished_mailbox: ignored(sw(false, "Close the session if its maildrop is removed, instead of seeing it empty."), "not implemented"),
+  tcp_keepalive: ignored(sw(false, "Enable TCP keepalive on client connections."), "not implemented; poptimeout ends idle sessions"),
+  tcp_keepalive_cnt: ignored(int(0, "Keepalive probes before the connection is dropped; 0 = system default."), "see tcp_keepalive"),
+  tcp_keepalive_idle: ignored(dur("0", "s", "Idle time before keepalive probes start; 0 = system default."), "see tcp_keepalive"),
+  tcp_keepalive_intvl: ignored(dur("0", "s", "Time between keepalive probes; 0 = system default."), "see tcp_keepalive"),
   pop3_sessions_per_process: int(1,
     "Our extension: sessions one process serves at once under master(8) (MASTER_SERVICE_CONNECTION_MULTI); 1 = Cyrus's one session a process; at most 511 (docs/launch-modes.md)."),
   pop3_workers: int(0, "Our extension: standalone worker processes sharing the listeners (SO_REUSEPORT); 0 = one per CPU, 1 = a single process."),

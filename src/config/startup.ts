@@ -6,7 +6,7 @@ import { ConfigError, type Config } from "./config.ts";
 import { LoadedConfig } from "./loaded-config.ts";
 import { cyrusCompat, describeCompat, type CyrusCompat } from "./cyrus-compat.ts";
 import { describeStoreChoice } from "./store-default.ts";
-import { DEPRECATED_OPTIONS, isOptionName } from "./options.ts";
+import { DEPRECATED_OPTIONS, OPTIONS, isOptionName, type OptionName, type OptionSpec } from "./options.ts";
 import { CYRUS_OPTION_NAMES, CYRUS_OPTION_PATTERNS } from "./cyrus-option-names.ts";
 
 /**
@@ -42,11 +42,20 @@ export function isKnownKey(key: string): boolean {
   return underscore > 0 && known(key.slice(underscore + 1));
 }
 
+const QUIETLY_IGNORED: ReadonlySet<string> = new Set(["tls_session_timeout", "tls_sessions_db_path"]);
+
 export function startupFacts(cfg: Config, compat: CyrusCompat = cyrusCompat(cfg), knownKey: (key: string) => boolean = isKnownKey): StartupFacts {
   const loaded = cfg instanceof LoadedConfig ? cfg : undefined;
   const store = describeStoreChoice(cfg.enumValue("pop3_mailstore"), loaded?.origin("pop3_mailstore"), loaded?.defaultContext());
   const warnings: string[] = [];
-  if (cfg.bool("prometheus_enabled")) warnings.push("prometheus_enabled: pop3d exports no Prometheus counters; ignored (docs/compatibility.md)");
+  for (const [name, spec] of Object.entries(OPTIONS) as [OptionName, OptionSpec][]) {
+    // TLS session caching only saves handshakes: Debian's stock imapd.conf sets it, and a warning
+    // at every start would teach operators to ignore warnings (--help-config and --check-config say it)
+    if (QUIETLY_IGNORED.has(name)) continue;
+    if ((spec as { ignored?: boolean }).ignored && loaded?.isSet(name)) {
+      warnings.push(`${loaded.origin(name)}: ${name}: accepted but ignored by pop3d (see pop3d --help-config)`);
+    }
+  }
   for (const entry of loaded?.overflowEntries() ?? []) {
     if (!knownKey(entry.key)) warnings.push(`${entry.file}:${entry.line}: ${entry.key}: unknown option, neither pop3d nor Cyrus reads it (a typo?)`);
   }

@@ -116,11 +116,11 @@ describe("umask", () => {
 });
 
 describe("start-up warnings", () => {
-  test("keys nobody reads are named with file and line; prometheus_enabled says it is ignored", () => {
+  test("options we ignore and keys nobody reads are named with file and line", () => {
     const cfg = fx.load("lmtpsocket: /run/lmtp\npopmminpoll: 5\nprometheus_enabled: yes\n");
     const facts = startupFacts(cfg, compatFor(v("3.12.1"), "test"), (key) => key === "lmtpsocket");
     expect(facts.warnings).toEqual([
-      "prometheus_enabled: pop3d exports no Prometheus counters; ignored (docs/compatibility.md)",
+      expect.stringMatching(/imapd\.conf:4: prometheus_enabled: accepted but ignored by pop3d \(see pop3d --help-config\)$/),
       expect.stringMatching(/imapd\.conf:3: popmminpoll: unknown option, neither pop3d nor Cyrus reads it \(a typo\?\)$/),
     ]);
   });
