@@ -1,7 +1,8 @@
 /**
  * Per-user telemetry files (Cyrus's lib/telemetry.c), byte-compatible with Cyrus: only when the operator has created
  * `<configdirectory>/log/<userid>/`; file `<service>-<pid>` (or `<service>-<sessionid>` with
- * telemetry_bysessionid); a ctime header; then every read as `<ts<bytes` and every write as
+ * telemetry_bysessionid, and always in a process serving several sessions at once, so that each
+ * session has its own file: docs/launch-modes.md); a ctime header; then every read as `<ts<bytes` and every write as
  * `>ts>bytes`, with no framing. Opened just before "+OK Mailbox locked", so no password is logged.
  */
 import { closeSync, openSync, statSync, writeSync } from "node:fs";
@@ -28,6 +29,8 @@ export interface TelemetryTarget {
   userid: string;
   sessionId: string;
   bySessionId: boolean;
+  /** Another session of this process may log the same user at the same time. */
+  manySessions?: boolean;
 }
 
 export class TelemetryLog {
@@ -38,7 +41,8 @@ export class TelemetryLog {
     const dir = join(target.configDirectory, "log", target.userid);
     try {
       if (!statSync(dir).isDirectory()) return undefined;
-      const name = `${target.service}-${target.bySessionId ? target.sessionId : process.pid}`;
+      const bySession = target.bySessionId || target.manySessions;
+      const name = `${target.service}-${bySession ? target.sessionId : process.pid}`;
       const fd = openSync(join(dir, name), "a", 0o644);
       const log = new TelemetryLog(fd);
       log.write(`---------- ${target.userid} ${ctime(new Date())}\n`);

@@ -43,6 +43,11 @@ export interface SessionSettings {
   /** Shutdown files checked before every command (§4.1). */
   shutdownFiles: readonly string[];
   telemetryBySessionId: boolean;
+  /**
+   * This process may serve several sessions at once: each telemetry file is named by its session
+   * id, since `<service>-<pid>` would mix their bytes (docs/launch-modes.md).
+   */
+  telemetryPerSession?: boolean;
   maxLoginsPerHost: number;
   maxLoginsPerUser: number;
   /** user_deny.db (auth/deny-db.ts): the message when the user is denied this service, checked before every command. */

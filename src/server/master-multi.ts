@@ -24,7 +24,7 @@ import {
   executableWatcher,
   notifyMaster,
 } from "./master-service.ts";
-import { sessionHandlers, type SessionStarter, type SocketData } from "./socket-session.ts";
+import { manySessionDeps, sessionHandlers, type SessionStarter, type SocketData } from "./socket-session.ts";
 import type { TlsSettings } from "./tls.ts";
 import type { SessionDeps } from "../pop3/session.ts";
 
@@ -103,7 +103,7 @@ export class MultiMasterService {
 
   private starter(): SessionStarter {
     return {
-      deps: this.o.deps,
+      deps: manySessionDeps(this.o.deps),
       tls: this.o.tls,
       implicitTls: this.o.implicitTls ? "upgrade" : undefined,
       // master's -H: every connection starts with a PROXY header (Cyrus trusts whoever master lets in)

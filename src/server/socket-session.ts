@@ -42,6 +42,11 @@ export interface SessionStarter {
   failed?(reason: string, clientHost: string): void;
 }
 
+/** Deps for a process that serves several sessions at once: whatever is per process must become per session. */
+export function manySessionDeps(deps: SessionDeps): SessionDeps {
+  return { ...deps, settings: { ...deps.settings, telemetryPerSession: true } };
+}
+
 function startSession(socket: Socket<SocketData>, starter: SessionStarter): void {
   const { conn } = socket.data;
   if (!conn!.tlsActive && starter.tls?.()) {

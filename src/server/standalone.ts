@@ -9,7 +9,7 @@
 import type { SocketListener } from "bun";
 import type { Session, SessionDeps } from "../pop3/session.ts";
 import type { Log } from "../log/log.ts";
-import { sessionHandlers, type SessionStarter, type SocketData } from "./socket-session.ts";
+import { manySessionDeps, sessionHandlers, type SessionStarter, type SocketData } from "./socket-session.ts";
 import type { TlsSettings } from "./tls.ts";
 import { GRACEFUL_STOP_SECONDS } from "../limits.ts";
 import { listenTcp } from "../sys/libc.ts";
@@ -73,8 +73,9 @@ export async function runStandalone(options: StandaloneOptions): Promise<number>
     idleTimer = setTimeout(() => idleExit?.(), options.idleExitSeconds * 1000);
   };
 
+  const deps = manySessionDeps(options.deps);
   const starterFor = (address: ListenAddress): SessionStarter => ({
-    deps: options.deps,
+    deps,
     tls: options.tls,
     // TLS is started per connection, so a certificate reload needs no new socket
     implicitTls: address.tls ? "upgrade" : undefined,

@@ -37,5 +37,6 @@ export function startTelemetry(session: SessionContext, user: string): void {
     userid: user,
     sessionId: session.sessionId,
     bySessionId: s.telemetryBySessionId,
+    manySessions: s.telemetryPerSession,
   });
 }
