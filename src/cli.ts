@@ -1,5 +1,5 @@
 /**
- * Command line, with Cyrus's getopt rules (§1): options and their values are separate words
+ * Command line, with Cyrus's getopt rules (master/service.c:main): options and their values are separate words
  * (`-U30` is refused), unknown options are a usage error. Our long options select standalone mode.
  */
 export interface CliOptions {

@@ -1,5 +1,5 @@
 /**
- * APOP (RFC 1939 §7): the banner challenge, the argument parser and the digest (§3, §6.3).
+ * APOP (RFC 1939 section 7): the banner challenge, the argument parser and the digest (pop3d.c:service_main, pop3d.c:cmd_apop).
  */
 import { noble } from "./noble.ts";
 import { constantTimeEqualStrings } from "./passdb/constant-time.ts";
@@ -11,7 +11,7 @@ const APOP_DIGEST_HEX_LENGTH = 32;
 const LOWER_HEX = /^[0-9a-f]*/;
 
 /** `<RAND.TIME@servername>`, the shape libsasl's mkchal gives: RAND an unsigned 64-bit decimal, TIME
- *  seconds since the epoch. The angle brackets belong to the string that is hashed (§3). */
+ *  seconds since the epoch. The angle brackets belong to the string that is hashed (pop3d.c:service_main). */
 export function makeApopChallenge(servername: string): string {
   const rand = crypto.getRandomValues(new BigUint64Array(1))[0]!;
   const time = Math.floor(Date.now() / 1000);
@@ -23,7 +23,7 @@ export type ApopArgs = { ok: true; user: string; digest: string } | { ok: false 
 /**
  * `<user> <digest>` split at the LAST space, so the user may contain spaces. The digest must start with
  * exactly 32 lowercase hex digits: a 33rd hex digit is refused, but non-hex junk after the 32 is ignored,
- * as libsasl's strspn test does (§6.3). An empty user is passed on for canonicalisation to refuse.
+ * as libsasl's strspn test does (pop3d.c:cmd_apop). An empty user is passed on for canonicalisation to refuse.
  */
 export function parseApopArgument(arg: string): ApopArgs {
   const space = arg.lastIndexOf(" ");

@@ -1,5 +1,5 @@
 /**
- * Streaming RETR/TOP body encoder (§5.4): turns raw message bytes into wire bytes chunk by chunk —
+ * Streaming RETR/TOP body encoder (pop3d.c:blat): turns raw message bytes into wire bytes chunk by chunk —
  * bare LF becomes CRLF, a line starting with "." gets another ".", and a final line without LF gets
  * CRLF. TOP mode stops after the header block plus `bodyLines` body lines. It keeps only a few
  * flags between chunks, so memory does not grow with message size.

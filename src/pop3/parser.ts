@@ -1,5 +1,5 @@
 /**
- * Turning one framed line into a command, with Cyrus's exact rules (§4.1):
+ * Turning one framed line into a command, with Cyrus's exact rules (pop3d.c:cmdloop):
  * strip one LF then one CR; a NUL ends the line; the keyword runs to the first C isspace byte;
  * the argument's leading whitespace is skipped except for PASS; trailing whitespace is kept.
  */
@@ -50,7 +50,7 @@ export function parseCommand(line: Uint8Array): Command {
 export type NumberParse = { ok: true; value: number } | { ok: false; error: "nan" | "extra" };
 
 /**
- * §4.3 message numbers: skip leading whitespace, decimal digits only into a uint32 (leading zeros
+ * pop3d.c:parse_msgno message numbers: skip leading whitespace, decimal digits only into a uint32 (leading zeros
  * fine, no sign), then nothing may follow — not even a space.
  */
 export function parseMessageNumber(text: string): NumberParse {
@@ -82,7 +82,7 @@ export type TopParse =
   | { ok: false; error: "missing" | "lines" | "extra" };
 
 /**
- * TOP's own parser (§4.4): a bad or lone message number is "Missing argument"; a bad count is
+ * TOP's own parser (pop3d.c:cmdloop): a bad or lone message number is "Missing argument"; a bad count is
  * "Invalid number of lines"; junk after the count is "Unexpected extra argument". Counts of 2^31
  * and above become negative in Cyrus's C int, which means "whole message": returned as -1.
  */

@@ -1,5 +1,5 @@
 /**
- * Session ids of Cyrus's shape (§10): `<servername, ≤128 chars>-<unix time>-<pid>-<n>-<random u64>`,
+ * Session ids of Cyrus's shape (lib/sessionid.c:session_new_id): `<servername, ≤128 chars>-<unix time>-<pid>-<n>-<random u64>`,
  * where n counts the sessions this process started within the same second, from 1.
  */
 let lastSecond = 0;

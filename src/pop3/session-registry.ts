@@ -1,5 +1,5 @@
 /**
- * Who is logged in where, for maxlogins_per_host / maxlogins_per_user (§5.1 step 9) and for
+ * Who is logged in where, for maxlogins_per_host / maxlogins_per_user (pop3d.c:openinbox) and for
  * Cyrus's own tools that list sessions. Implemented by server/ (proc files or in memory).
  */
 export interface RegistryEntry {

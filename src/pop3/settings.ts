@@ -13,34 +13,34 @@ export type UidlFormat = "cyrus" | "uidonly" | "dovecot" | "courier";
 export interface SessionSettings {
   service: string;
   servername: string;
-  /** sessionid.c: syslog_prefix when set, else servername (§10). */
+  /** sessionid.c: syslog_prefix when set, else servername (lib/sessionid.c:session_new_id). */
   sessionIdPrefix: string;
   serverinfo: "off" | "min" | "on";
   allowApop: boolean;
   allowPlaintext: boolean;
   allowAnonymous: boolean;
   tlsRequired: boolean;
-  /** STLS can be offered (allowstarttls and a usable certificate), §7. */
+  /** STLS can be offered (allowstarttls and a usable certificate), imap/tls.c:tls_init_serverengine. */
   starttlsAvailable: boolean;
   failedLoginPauseMs: number;
   plaintextLoginPauseMs: number;
   idleTimeoutMs: number;
   popMinPollSeconds: number;
-  /** Negative means NEVER (§4.5 EXPIRE). */
+  /** Negative means NEVER (pop3d.c:cmd_capa EXPIRE). */
   popExpireSeconds: number;
   uidlFormat: UidlFormat;
   canonical: CanonicalOptions;
   readOnly: boolean;
-  /** `-p ssf`: an external security layer (§1). */
+  /** `-p ssf`: an external security layer (master/service.c:main). */
   externalSsf: number;
   mechList: string | undefined;
   admins: ReadonlySet<string>;
   proxyServers: ReadonlySet<string>;
   chatty: boolean;
-  /** loginrealms/admins/proxyservers policy, sasl_minimum_layer, SCRAM iterations (§6.6, §6.7). */
+  /** loginrealms/admins/proxyservers policy, sasl_minimum_layer, SCRAM iterations (pop3d.c:popd_proxy_policy, imapd.conf(5) sasl_pwcheck_method). */
   sasl: SaslSettings;
   configDirectory: string;
-  /** Shutdown files checked before every command (§4.1). */
+  /** Shutdown files checked before every command (pop3d.c:cmdloop). */
   shutdownFiles: readonly string[];
   telemetryBySessionId: boolean;
   /**
@@ -74,7 +74,7 @@ export function settingsFromConfig(cfg: Config, externalSsf: number, starttlsAva
     starttlsAvailable,
     failedLoginPauseMs: Math.max(0, cfg.seconds("failedloginpause")) * 1000,
     plaintextLoginPauseMs: Math.max(0, cfg.seconds("plaintextloginpause")) * 1000,
-    // §5.11: clamped to RFC 1939's ten-minute minimum
+    // pop3d.c:cmdloop: clamped to RFC 1939's ten-minute minimum
     idleTimeoutMs: Math.max(cfg.seconds("poptimeout"), MIN_IDLE_TIMEOUT_SECONDS) * 1000,
     popMinPollSeconds: Math.max(0, cfg.seconds("popminpoll")),
     popExpireSeconds: cfg.seconds("popexpiretime"),
@@ -100,7 +100,7 @@ export function settingsFromConfig(cfg: Config, externalSsf: number, starttlsAva
   };
 }
 
-/** §5.3 UIDL rendering. */
+/** pop3d.c:uidl_msg UIDL rendering. */
 export function formatUidl(format: UidlFormat, uidValidity: number, uid: number, newUidl: boolean): string {
   if (!newUidl) return String(uid);
   switch (format) {

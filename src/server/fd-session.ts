@@ -1,6 +1,6 @@
 /**
  * One session on an already-connected socket fd: stdio mode's fd 0 and master mode's accepted fd.
- * With -H the PROXY header is read from the fd first (§2.9); with -s TLS starts right after (§7).
+ * With -H the PROXY header is read from the fd first (imap/haproxy.c:haproxy_read_hdr); with -s TLS starts right after (imap/tls.c:tls_init_serverengine).
  */
 import { writeSync } from "node:fs";
 import type { Session, SessionDeps } from "../pop3/session.ts";
@@ -22,7 +22,7 @@ export interface FdSessionOptions {
   track(session: Session | undefined): void;
 }
 
-/** What happened to the connection: a session end, or a failure before any session (§2.5 codes). */
+/** What happened to the connection: a session end, or a failure before any session (pop3d.c:shut_down codes). */
 export type FdOutcome = { end: SessionEnd } | { exitCode: number };
 
 const EX_IOERR = 74;

@@ -1,6 +1,6 @@
 /**
  * HAProxy PROXY protocol header parsing (v1 text and v2 binary), pure: bytes in, verdict out.
- * Cyrus wants the header whole in the first segment (§2.9); we accept it split across segments
+ * Cyrus wants the header whole in the first segment (imap/haproxy.c:haproxy_read_hdr); we accept it split across segments
  * (callers keep feeding until the verdict is no longer "incomplete"), which haproxy never needs
  * but a slow path might, and still refuse anything malformed or oversized.
  */

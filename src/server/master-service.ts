@@ -1,5 +1,5 @@
 /**
- * Running under Cyrus master(8) (§2): master hands us a listening socket on fd 4 and a status pipe
+ * Running under Cyrus master(8) (master/service.c): master hands us a listening socket on fd 4 and a status pipe
  * on fd 3. Like service.c we accept one connection at a time (serialised across preforked siblings
  * by an fcntl lock), tell master UNAVAILABLE/CONNECTION/AVAILABLE with 8-byte messages, serve at
  * most -U sessions, exit after -T idle seconds once we have served one, and reuse the process only
@@ -70,7 +70,7 @@ export interface MasterOptions {
   service: string;
   id: string;
   configDirectory: string;
-  /** -U: 0 and 1 both mean one session (§1). */
+  /** -U: 0 and 1 both mean one session (master/service.c:main). */
   maxUses: number;
   /** -T seconds; 0 disables. */
   reuseTimeout: number;
@@ -92,7 +92,7 @@ export function notifyMaster(message: number): void {
 
 /**
  * service.c computes `T + rand() % T` before srand(), so glibc's first rand() (1804289383) makes
- * it deterministic: 103 s for T = 60 (§1). We keep the same figure.
+ * it deterministic: 103 s for T = 60 (master/service.c:main). We keep the same figure.
  */
 export function effectiveReuseTimeout(seconds: number): number {
   return seconds > 0 ? seconds + (1804289383 % seconds) : 0;
@@ -135,7 +135,7 @@ export class MasterService {
 
   constructor(private readonly o: MasterOptions) {}
 
-  /** SIGHUP: exit now if waiting for a connection, otherwise after the session's QUIT (§2.4). */
+  /** SIGHUP: exit now if waiting for a connection, otherwise after the session's QUIT (lib/signals.c). */
   onHangup(): void {
     this.hangup = true;
     this.hangupSignal.abort();

@@ -1,7 +1,7 @@
 /**
  * Signal handling installed first thing at start-up, so a signal that master sends to a process
  * still starting (a reload right after a fork) is not fatal; the launch mode attaches its actions
- * once it is ready, and a signal that came earlier is acted on then (§2.4).
+ * once it is ready, and a signal that came earlier is acted on then (lib/signals.c).
  */
 export type TerminateSignal = "SIGTERM" | "SIGINT" | "SIGQUIT";
 

@@ -1,5 +1,5 @@
 /**
- * The size a message has on the wire before dot-stuffing (§5.2, §5.4): every LF not already preceded
+ * The size a message has on the wire before dot-stuffing (RFC 1939 section 5, pop3d.c:blat): every LF not already preceded
  * by CR is sent as CRLF, and a message whose last byte is not LF gets a CRLF appended. An empty
  * message has no last line, so nothing is appended and its size is 0.
  */

@@ -1,5 +1,5 @@
 /**
- * popminpoll / poppollpadding (§5.8) for stores that have no place of their own for the last
+ * popminpoll / poppollpadding (pop3d.c:openinbox) for stores that have no place of their own for the last
  * login (Cyrus keeps it in the mailbox index; Maildir and mbox don't): one small file per mailbox
  * under `<configdirectory>/pop3d/lastlogin/`. As in Cyrus it is checked at login and written only
  * at QUIT, so sessions that drop without QUIT don't count.
@@ -11,13 +11,13 @@ import { StoreError, type CommitRequest, type CommitResult, type MailStore, type
 export interface LoginDelayOptions {
   /** Seconds; 0 disables the check. */
   minPollSeconds: number;
-  /** poppollpadding: logins allowed in a burst (§5.8). */
+  /** poppollpadding: logins allowed in a burst (pop3d.c:openinbox). */
   padding: number;
   stateDirectory: string;
   now?: () => number;
 }
 
-/** §5.8: with padding > 1 the allowance refills one login per popminpoll. */
+/** pop3d.c:openinbox: with padding > 1 the allowance refills one login per popminpoll. */
 export function nextLastLogin(last: number, loginTime: number, minPoll: number, padding: number): number {
   if (minPoll > 0 && padding > 1) {
     const minTime = loginTime - minPoll * padding;

@@ -8,7 +8,7 @@ import { dlopen, read, type FFIFunction, type Library } from "bun:ffi";
 const LIBC_SYMBOLS = {
   __errno_location: { args: [], returns: "ptr" },
   // fcntl is variadic; the lock commands always pass a struct pointer as the third argument,
-  // and declaring it that way works on x86_64/aarch64 (bun-findings §8).
+  // and declaring it that way works on x86_64/aarch64 (checked with Bun 1.4.4's bun:ffi).
   fcntl: { args: ["i32", "i32", "ptr"], returns: "i32" },
   poll: { args: ["ptr", "u64", "i32"], returns: "i32" },
   accept4: { args: ["i32", "ptr", "ptr", "i32"], returns: "i32" },
@@ -91,7 +91,7 @@ const F_UNLCK = 2;
 const SEEK_SET = 0;
 
 // struct flock on 64-bit Linux: l_type i16 @0, l_whence i16 @2, l_start i64 @8, l_len i64 @16,
-// l_pid i32 @24, 32 bytes in all (bun-findings §8).
+// l_pid i32 @24, 32 bytes in all (struct flock on x86_64 and aarch64 Linux).
 const FLOCK_SIZE = 32;
 const flockBuffer = new Uint8Array(FLOCK_SIZE);
 const flockView = new DataView(flockBuffer.buffer);
@@ -157,7 +157,7 @@ export function fcntlGetLock(fd: number, type: "read" | "write", start = 0, len 
   };
 }
 
-// ---- sockets, poll, identity: master mode (§2.3), syslog (§10), privilege drop (§1) -------------
+// ---- sockets, poll, identity: master mode (master/service.c:main), syslog (docs/troubleshooting.md), privilege drop (master/service.c:main) -------------
 
 const POLLIN = 0x001;
 const POLLHUP = 0x010;
@@ -257,7 +257,7 @@ const MSG_PEEK = 0x02;
 
 /**
  * recv(2) without blocking: with `peek` the bytes stay queued for whoever reads next (how Cyrus
- * reads a PROXY header without eating the TLS ClientHello behind it, §2.9). Returns the byte
+ * reads a PROXY header without eating the TLS ClientHello behind it, imap/haproxy.c:haproxy_read_hdr). Returns the byte
  * count, 0 at EOF, or -errno (-EAGAIN when nothing is there yet).
  */
 export function receiveBytes(fd: number, into: Uint8Array, length: number, peek: boolean): number {

@@ -1,4 +1,4 @@
-// @types/bun 1.4.4 does not declare these, though Bun supports them (bun-findings §9):
+// @types/bun 1.4.4 does not declare these, though Bun 1.4.4 supports them (checked at runtime):
 // adopting an existing fd (inetd fd 0, an accept4()ed fd) and server-side upgradeTLS.
 import "bun";
 

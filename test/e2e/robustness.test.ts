@@ -28,7 +28,7 @@ import {
 // A hang guard only (bunfig's [test] timeout is not applied); nothing here measures time.
 setDefaultTimeout(60_000);
 
-/** Cyrus reads commands in 8191-byte pieces (§4.1, surprise 13); each piece is a command of its own. */
+/** Cyrus reads commands in 8191-byte pieces (pop3d.c:cmdloop); each piece is a command of its own. */
 const PIECE = 8191;
 /** Ceiling for the server's resident memory: a few 10 MiB transfers must not scale it with message size. */
 const RSS_LIMIT_KB = 150 * 1024;
@@ -114,7 +114,7 @@ describe("binary junk", () => {
     expectServerAlive();
   });
 
-  test("a NUL ends the command as far as parsing goes (§4.1)", async () => {
+  test("a NUL ends the command as far as parsing goes (pop3d.c:cmdloop)", async () => {
     const c = await loggedIn();
     c.send(Buffer.from("NOOP\0trailing junk\r\nSTAT\0\xff\xfe\r\n", "latin1"));
     expect(await c.readLine()).toBe("+OK");

@@ -86,7 +86,7 @@ describe("over a socketpair (inetd style)", () => {
     expect(stderr.text()).toBe("");
   });
 
-  test("the client hanging up without QUIT ends the process with 0 and commits no DELE (§5.6)", async () => {
+  test("the client hanging up without QUIT ends the process with 0 and commits no DELE (pop3d.c:popd_reset)", async () => {
     const { proc, ours } = spawnOnSocketpair(["-C", fx.confPath], "socket");
     const c = await PopClient.adopt(ours);
     expect(await c.cmd("USER alice")).toBe("+OK Name is a valid mailbox");
@@ -105,7 +105,7 @@ describe("over a socketpair (inetd style)", () => {
 });
 
 // socat nofork exec()s the server with socat's own sockets still open on fds 3 and 4: an inherited
-// fd 4 socket must not be mistaken for a master(8) listener when CYRUS_SERVICE is unset (§2.7).
+// fd 4 socket must not be mistaken for a master(8) listener when CYRUS_SERVICE is unset (docs/launch-modes.md).
 describe("over TCP via socat EXEC,nofork (the server's fd 0 is the TCP socket)", () => {
   test("one full session, exit 0, nothing on stderr", async () => {
     const port = freePort();

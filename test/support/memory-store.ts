@@ -20,7 +20,7 @@ export interface MemoryMailbox {
 }
 
 export interface MemoryStoreOptions {
-  /** The Maildrop's newUidl (§5.3); true unless a test wants legacy bare-uid UIDLs. */
+  /** The Maildrop's newUidl (pop3d.c:uidl_msg); true unless a test wants legacy bare-uid UIDLs. */
   newUidl?: boolean;
   /** Cap on the bytes one read() returns, to exercise chunk boundaries in the session. */
   readChunk?: number;

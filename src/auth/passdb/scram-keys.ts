@@ -1,5 +1,5 @@
 /**
- * SCRAM key derivation (RFC 5802 §3) and the stored-key form Dovecot writes to passwd-files:
+ * SCRAM key derivation (RFC 5802 section 3) and the stored-key form Dovecot writes to passwd-files:
  * `{SCRAM-SHA-256}<iterations>,<base64 salt>,<base64 StoredKey>,<base64 ServerKey>`.
  */
 import { noble } from "../noble.ts";
@@ -33,7 +33,7 @@ export interface ScramCredentials {
 
 /** libsasl's default `scram_iteration_counter`, used when keys are derived from a plaintext secret. */
 export const DEFAULT_SCRAM_ITERATIONS = 4096;
-/** RFC 7677 §4 asks for at least 4096; stored keys may use fewer (old Dovecot files), never less than 1. */
+/** RFC 7677 section 4 asks for at least 4096; stored keys may use fewer (old Dovecot files), never less than 1. */
 export const MIN_SCRAM_ITERATIONS = 1;
 /** Each exchange costs `iterations` HMACs; a bound keeps a typo in a stored key from stalling logins. */
 export const MAX_SCRAM_ITERATIONS = 10_000_000;
@@ -42,7 +42,7 @@ const utf8 = new TextEncoder();
 const CLIENT_KEY = utf8.encode("Client Key");
 const SERVER_KEY = utf8.encode("Server Key");
 
-/** Hi(password, salt, i) of RFC 5802 §2.2, which is PBKDF2 with HMAC-H and dkLen = the hash size. */
+/** Hi(password, salt, i) of RFC 5802 section 2.2, which is PBKDF2 with HMAC-H and dkLen = the hash size. */
 export async function saltedPassword(
   hash: ScramHash,
   password: string,

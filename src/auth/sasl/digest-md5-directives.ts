@@ -1,5 +1,5 @@
 /**
- * The `name=value, name="quoted value"` lists of DIGEST-MD5 (RFC 2831 §7.1, the HTTP #rule), read and
+ * The `name=value, name="quoted value"` lists of DIGEST-MD5 (RFC 2831 section 7.1, the HTTP #rule), read and
  * written the way libsasl's get_pair and add_to_challenge do. Strings are byte strings (one char per
  * byte, "latin1"), because user names and realms may be ISO 8859-1 and are hashed byte for byte.
  */
@@ -52,7 +52,7 @@ export function parseDirectives(text: string): Directives | { error: string } {
   }
 }
 
-/** A quoted-string with `"` and `\` escaped (RFC 2616 §2.2). */
+/** A quoted-string with `"` and `\` escaped (RFC 2616 section 2.2). */
 export function quoted(value: string): string {
   return `"${value.replace(/["\\]/g, (c) => `\\${c}`)}"`;
 }

@@ -1,5 +1,5 @@
 /**
- * The DIGEST-MD5 response and rspauth values (RFC 2831 §2.1.2.1, §2.1.3) for qop=auth.
+ * The DIGEST-MD5 response and rspauth values (RFC 2831 sections 2.1.2.1 and 2.1.3) for qop=auth.
  * Protocol strings are byte strings (one char per byte); the password is a JS string (UTF-8 bytes).
  */
 import { noble } from "../noble.ts";
@@ -9,7 +9,7 @@ const utf8 = new TextEncoder();
 const bytesOf = (byteString: string) => Buffer.from(byteString, "latin1");
 
 /**
- * RFC 2831 §2.1.2.1: a UTF-8 string whose characters all fit ISO 8859-1 is hashed in 8859-1.
+ * RFC 2831 section 2.1.2.1: a UTF-8 string whose characters all fit ISO 8859-1 is hashed in 8859-1.
  * Like libsasl (UTF8_In_8859_1) only the two-byte sequences C0–C3 xx are folded; bytes that are not
  * such a sequence pass through, and a byte above C3 means the string stays as it is.
  */

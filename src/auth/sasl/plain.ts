@@ -9,7 +9,7 @@ const EMPTY = new Uint8Array(0);
 
 type PlainMessage = { authzid: string; authcid: string; password: string };
 
-/** RFC 4616 §2: exactly two NULs, non-empty authcid and passwd, all UTF-8. */
+/** RFC 4616 section 2: exactly two NULs, non-empty authcid and passwd, all UTF-8. */
 function parsePlainMessage(msg: Uint8Array): PlainMessage | string {
   const first = msg.indexOf(NUL);
   if (first < 0) return "no NUL separator";

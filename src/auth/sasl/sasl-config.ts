@@ -1,5 +1,5 @@
 /**
- * The SASL settings a session needs from imapd.conf, read once at startup (§6.6, §6.7).
+ * The SASL settings a session needs from imapd.conf, read once at startup (pop3d.c:popd_proxy_policy, imapd.conf(5) sasl_pwcheck_method).
  */
 import { ConfigError, type Config } from "../../config/config.ts";
 import { loginPolicyFromConfig, type LoginPolicy } from "../policy.ts";
@@ -13,7 +13,7 @@ export interface SaslSettings {
   readonly scramIterations: number;
 }
 
-/** RFC 7677 §4: fewer than 4096 iterations are too weak for keys we derive ourselves. */
+/** RFC 7677 section 4: fewer than 4096 iterations are too weak for keys we derive ourselves. */
 const MIN_DERIVED_ITERATIONS = 4096;
 
 function scramIterations(cfg: Config): number {

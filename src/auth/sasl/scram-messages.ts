@@ -1,5 +1,5 @@
 /**
- * The SCRAM client messages (RFC 5802 §7): client-first with its GS2 header, and client-final.
+ * The SCRAM client messages (RFC 5802 section 7): client-first with its GS2 header, and client-final.
  * Parse failures return the reason, which the mechanism reports as a protocol error.
  */
 

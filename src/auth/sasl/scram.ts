@@ -2,7 +2,7 @@
  * SCRAM (RFC 5802, RFC 7677) for every hash Cyrus's libsasl offers, with and without channel binding.
  * Keys come from a plaintext secret (derived with a per-process salt, as libsasl does) or from stored
  * SCRAM keys. An unknown user gets a full exchange with made-up keys and fails only at the proof,
- * so the reply to the first message does not tell whether the user exists (RFC 5802 §9).
+ * so the reply to the first message does not tell whether the user exists (RFC 5802 section 9).
  */
 import { constantTimeEqual } from "../passdb/constant-time.ts";
 import {
@@ -74,7 +74,7 @@ export class ScramExchange implements SaslExchange {
       case "client-final":
         return this.onClientFinal(response ?? new Uint8Array(0));
       case "verified":
-        // The server-final message went out as a challenge (pop3d sends no success data, §6.4);
+        // The server-final message went out as a challenge (pop3d sends no success data, pop3d.c:cmd_auth);
         // whatever the client answers completes the login, as libsasl's sent_last does.
         this.state = "done";
         return this.success!;
@@ -162,7 +162,7 @@ export class ScramExchange implements SaslExchange {
     const user = first.ids.user;
     if (!first.known) return authFailure(`${this.variant.name}: no secret in database`, user);
     if (!proofOk) return authFailure(`${this.variant.name}: StoredKey mismatch`, user);
-    // "y": the client could have bound the channel but believed we could not, a downgrade (RFC 5802 §6).
+    // "y": the client could have bound the channel but believed we could not, a downgrade (RFC 5802 section 6).
     if (first.client.cbFlag === "y" && (this.ctx.channelBindings?.length ?? 0) > 0) {
       return authFailure(`${this.variant.name}: client incorrectly assumed server had no channel binding`, user);
     }

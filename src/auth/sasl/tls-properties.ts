@@ -1,6 +1,6 @@
 /**
  * What SASL takes from the TLS layer: channel-binding data for the SCRAM -PLUS mechanisms and the
- * client certificate identity for EXTERNAL (§7). The session calls these once the handshake is done.
+ * client certificate identity for EXTERNAL (imap/tls.c:tls_init_serverengine). The session calls these once the handshake is done.
  */
 
 /** RFC 5929 tls-unique (TLS ≤ 1.2; what Cyrus offers) and RFC 9266 tls-exporter (TLS 1.3). */
@@ -20,13 +20,13 @@ export interface TlsChannelSource {
   exportKeyingMaterial(length: number, label: string, context: Uint8Array): Uint8Array | undefined;
 }
 
-/** RFC 9266 §2: 32 bytes from the exporter with this label and an empty context. */
+/** RFC 9266 section 2: 32 bytes from the exporter with this label and an empty context. */
 const EXPORTER_LABEL = "EXPORTER-Channel-Binding";
 const EXPORTER_LENGTH = 32;
 
 /**
  * tls-unique is the first Finished message of the latest handshake: the client's on a full handshake,
- * ours on a resumed one (RFC 5929 §3.1). TLS 1.3 defines no tls-unique (RFC 8446 §C.5) and BoringSSL
+ * ours on a resumed one (RFC 5929 section 3.1). TLS 1.3 defines no tls-unique (RFC 8446 section C.5) and BoringSSL
  * returns no Finished messages there, so 1.3 gets tls-exporter instead. tls-exporter is not offered on
  * TLS 1.2, where it is only sound with the extended master secret, which Bun does not report.
  */

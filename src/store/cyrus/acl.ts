@@ -1,6 +1,6 @@
 /**
  * A user's rights on a mailbox from its ACL (lib/acl_afs.c: cyrus_acl_myrights), for popuseacl
- * (§5.10). The ACL is `id TAB rights TAB ...`; an id starting with '-' takes rights away. With
+ * (pop3d.c:openinbox). The ACL is `id TAB rights TAB ...`; an id starting with '-' takes rights away. With
  * auth_mech unix an identity matches itself, "anyone", and "anonymous" for the anonymous user.
  * Group identities (group:...) need the system group database and are not matched here.
  */

@@ -1,6 +1,6 @@
 /**
  * Cyrus's own error texts (imap/imap_err.et), which pop3d sends after "Unable to open maildrop: "
- * (§4.6, §5.1), and the mapping of our internal failures onto them.
+ * (RFC 2449 section 8, pop3d.c:openinbox), and the mapping of our internal failures onto them.
  */
 import { StoreError } from "../maildrop.ts";
 import { CyrusLockTimeoutError } from "./cyrus-lock.ts";

@@ -25,7 +25,7 @@ export class CyrusStore implements MailStore {
     const intname = internalName(name);
     const mailbox = await openMailbox(this.opts, name, intname, user);
 
-    // §5.8: checked against the last QUIT; the reply text comes from the session's own setting.
+    // pop3d.c:openinbox: checked against the last QUIT; the reply text comes from the session's own setting.
     const minPoll = this.opts.popMinPollSeconds;
     if (minPoll > 0 && mailbox.index.pop3LastLogin + minPoll > loginTime) {
       throw new StoreError("login-delay", "Login delay", `${intname}: last login ${mailbox.index.pop3LastLogin}, now ${loginTime}`);

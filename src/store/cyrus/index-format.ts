@@ -125,7 +125,7 @@ export function parseIndexHeader(bytes: Buffer): IndexHeader {
   if (values.startOffset < length || values.recordSize < recordCrcOffset(version) + 4) {
     throw new IndexFormatError(`cyrus.index has start_offset ${values.startOffset} and record_size ${values.recordSize} for version ${version}`);
   }
-  // As Cyrus does on every read: an empty mailbox always gets the new UIDL style (§5.3).
+  // As Cyrus does on every read: an empty mailbox always gets the new UIDL style (pop3d.c:uidl_msg).
   if (values.exists === 0) values.options = (values.options | OPT_POP3_NEW_UIDL) >>> 0;
   if (values.highestModseq === 0) values.highestModseq = 1;
   return { ...values, minorVersion: version, raw: Buffer.from(bytes.subarray(0, values.startOffset)) };

@@ -1,5 +1,5 @@
 /**
- * What a POP QUIT changes in cyrus.index (§5.5), computed from the index as read under the
+ * What a POP QUIT changes in cyrus.index (RFC 1939 section 6), computed from the index as read under the
  * exclusive lock: the rewritten records and header, the way Cyrus's pop3d gets them through
  * mailbox_rewrite_index_record and mailbox_commit. Pure: no I/O here.
  *
@@ -8,7 +8,7 @@
  * - \Seen on retrieved messages (popuseimapflags).
  * - Every changed record gets modseq = the header's highestmodseq + 1 and last_updated = now;
  *   header counts, quota usage, sync CRCs and first_expunged follow.
- * - pop3_last_login is always updated (§5.8).
+ * - pop3_last_login is always updated (pop3d.c:openinbox).
  */
 import { annotationCrc, isVirtualAnnotation, type MessageAnnotation } from "./annotations.ts";
 import type { ExpungeMode } from "./cyrus-settings.ts";
@@ -93,7 +93,7 @@ function dropAnnotations(v: IndexHeaderValues, uid: number, annotations: readonl
   if (bytes > 0) v.quotaAnnotUsed = adjust(v.quotaAnnotUsed, false, bytes);
 }
 
-/** §5.8: with padding, up to poppollpadding quick logins are allowed, refilled one per popminpoll. */
+/** pop3d.c:openinbox: with padding, up to poppollpadding quick logins are allowed, refilled one per popminpoll. */
 export function nextLastLogin(last: number, loginTime: number, minPoll: number, padding: number): number {
   if (minPoll > 0 && padding > 1) {
     const minTime = loginTime - minPoll * padding;
@@ -115,7 +115,7 @@ export function planIndexUpdate(index: IndexFile, req: UpdateRequest): IndexUpda
     const recno = index.findUid(uid);
     if (recno === undefined || targets.has(recno)) continue;
     const record = index.record(recno);
-    // §5.7: someone else expunged it since login; nothing to do.
+    // pop3d.c:openinbox: someone else expunged it since login; nothing to do.
     if (has(record.flags, FLAG_INTERNAL_EXPUNGED)) continue;
     let flags = record.flags | FLAG_DELETED | FLAG_INTERNAL_EXPUNGED;
     if (unlinkNow) flags |= FLAG_INTERNAL_UNLINKED | FLAG_INTERNAL_NEEDS_CLEANUP;

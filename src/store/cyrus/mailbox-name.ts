@@ -41,7 +41,7 @@ function splitUserid(userid: string, opts: NamingOptions): { localpart: string; 
 }
 
 /**
- * The mailbox a POP login opens (§5.1 step 2): the user's INBOX, or with popsubfolders the INBOX
+ * The mailbox a POP login opens (pop3d.c:openinbox): the user's INBOX, or with popsubfolders the INBOX
  * child named by `folder`, split on the hierarchy separator.
  */
 export function userMailboxName(userid: string, folder: string | undefined, opts: NamingOptions): MailboxName {

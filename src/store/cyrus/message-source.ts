@@ -18,6 +18,6 @@ export function openCyrusMessage(paths: readonly string[], onClose: (source: Fil
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") break;
     }
   }
-  // §5.7: a message expunged and cleaned up by someone else since login.
+  // pop3d.c:openinbox: a message expunged and cleaned up by someone else since login.
   throw new StoreError("perm", COULD_NOT_READ, `${paths.join(" or ")}: ${failure instanceof Error ? failure.message : String(failure)}`);
 }

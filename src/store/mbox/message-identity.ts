@@ -4,7 +4,7 @@
  * Subject). Status:, X-Status:, X-Keywords: and Content-Length:, which MUAs rewrite, stay out.
  */
 
-/** RFC 1939 §7: a unique-id is 1 to 70 characters in the range 0x21 to 0x7E. */
+/** RFC 1939 section 7: a unique-id is 1 to 70 characters in the range 0x21 to 0x7E. */
 export const MAX_UIDL_LENGTH = 70;
 const UIDL_TEXT = /^[\x21-\x7e]+$/;
 

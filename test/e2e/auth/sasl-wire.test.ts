@@ -1,6 +1,6 @@
 /**
  * The mechanisms added for Cyrus SASL parity, on the wire of the compiled binary: DIGEST-MD5 and SCRAM
- * exchanges with their error strings (§6.4), ANONYMOUS, EXTERNAL without TLS, sasl_mech_list,
+ * exchanges with their error strings (pop3d.c:cmd_auth), ANONYMOUS, EXTERNAL without TLS, sasl_mech_list,
  * sasl_minimum_layer and loginrealms.
  */
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
@@ -169,7 +169,7 @@ describe("ANONYMOUS, EXTERNAL, mechanism lists", () => {
   });
 });
 
-describe("loginrealms (§6.6)", () => {
+describe("loginrealms (pop3d.c:popd_proxy_policy)", () => {
   const users = { alice: "alice-pw", "bob@example.com": "bob-pw" };
   const plain = (user: string, pw: string) => `AUTH PLAIN ${b64(`\0${user}\0${pw}`)}`;
 

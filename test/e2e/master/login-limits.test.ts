@@ -1,5 +1,5 @@
 /**
- * maxlogins_per_user / maxlogins_per_host (§5.1 step 9) across preforked processes, counted from
+ * maxlogins_per_user / maxlogins_per_host (pop3d.c:openinbox) across preforked processes, counted from
  * Cyrus-format proc files `<configdirectory>/proc/<pid>` (`service\tclienthost\tuserid\tmailbox\tcmd\n`),
  * which exist while a process serves a session and vanish afterwards; entries of dead pids do not count.
  */
@@ -39,7 +39,7 @@ async function passReply(c: PopClient, user: string): Promise<string> {
   return c.cmd(`PASS ${user}-pw`);
 }
 
-describe("maxlogins_* (§5.1)", () => {
+describe("maxlogins_* (pop3d.c:openinbox)", () => {
   test("maxlogins_per_user: 1 — a second concurrent alice is refused, others are not; freed after QUIT", async () => {
     limits(0, 1);
     const m = await FakeMaster.start({ args: ["-C", fx.confPath, "-U", "5"], children: 3 });

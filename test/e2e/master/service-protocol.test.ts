@@ -1,5 +1,5 @@
 /**
- * master(8) service mode against a fake master (§1, §2): the status messages on fd 3, -U and -T,
+ * master(8) service mode against a fake master (master/service.c:main, master/service.c): the status messages on fd 3, -U and -T,
  * reuse only after QUIT, signals and exit codes, the accept lock shared by preforked siblings, and
  * giving up when the executable file changes.
  */
@@ -49,7 +49,7 @@ describe("status messages and -U", () => {
 
     let c = await PopClient.connect(m.port);
     expect(c.greeting).toMatch(/^\+OK pop\.test pop3d \S+ server ready <\d+\.\d+@pop\.test>$/);
-    // the first thing master hears is UNAVAILABLE: no AVAILABLE at start-up (§2.2)
+    // the first thing master hears is UNAVAILABLE: no AVAILABLE at start-up (master/service.c:notify_master)
     expect(await m.waitForStatuses(2, m.pid)).toEqual([UNAVAILABLE, CONNECTION]);
     sessionPids.push(pidOfSessionId(await login(c)));
     await quit(c);
@@ -83,7 +83,7 @@ describe("status messages and -U", () => {
     });
   }
 
-  test("a session ended by EOF (no QUIT) is not reused: exit 0, no AVAILABLE, no DELE committed (§2.3, §5.6)", async () => {
+  test("a session ended by EOF (no QUIT) is not reused: exit 0, no AVAILABLE, no DELE committed (master/service.c:main, pop3d.c:popd_reset)", async () => {
     const m = await FakeMaster.start({ args: ["-C", conf, "-U", "5"] });
     const c = await PopClient.connect(m.port);
     await login(c);
@@ -117,7 +117,7 @@ describe("-T reuse timeout", () => {
   });
 });
 
-describe("signals (§2.4)", () => {
+describe("signals (lib/signals.c)", () => {
   test("SIGHUP while waiting for the first connection: exit 0", async () => {
     const m = await FakeMaster.start({ args: ["-C", conf, "-U", "5"] });
     await m.waitUntilAccepting();
@@ -206,7 +206,7 @@ describe("signals (§2.4)", () => {
   });
 });
 
-describe("start-up errors (§1, §2.5)", () => {
+describe("start-up errors (master/service.c:main, pop3d.c:shut_down)", () => {
   test("CYRUS_ID missing: exit 70 and \"could not getenv(CYRUS_ID); exiting\" on /dev/log (config not read yet)", async () => {
     const devLog = await devLogReceiver();
     try {
@@ -272,7 +272,7 @@ describe("start-up errors (§1, §2.5)", () => {
   });
 });
 
-describe.skipIf(process.getuid?.() !== 0)("started as root (§1: Cyrus will not serve as root)", () => {
+describe.skipIf(process.getuid?.() !== 0)("started as root (master/service.c:main: Cyrus will not serve as root)", () => {
   test("the process serves as pop3_run_as", async () => {
     const m = await FakeMaster.start({ args: ["-C", conf, "-U", "5"] });
     await m.waitUntilAccepting();

@@ -1,5 +1,5 @@
 /**
- * The shutdown file (§4.1 step 3): <configdirectory>/msg/shutdown or msg/shutdown.<service>, checked
+ * The shutdown file (pop3d.c:cmdloop): <configdirectory>/msg/shutdown or msg/shutdown.<service>, checked
  * before every command read, even right after the greeting: `-ERR [SYS/TEMP] <first line without
  * leading '['>`, then the connection closes, nothing is committed and the process exits 0.
  */
@@ -44,7 +44,7 @@ async function expectNoticeAfterGreeting(m: FakeMaster, notice: string): Promise
   expect(m.statuses(m.pid)).toEqual([UNAVAILABLE, CONNECTION]);
 }
 
-describe("shutdown file (§4.1)", () => {
+describe("shutdown file (pop3d.c:cmdloop)", () => {
   test("msg/shutdown: the first line, leading '[' removed, right after the greeting; then close and exit 0", async () => {
     writeFileSync(join(msgDir, "shutdown"), "[Maintenance tonight\nsecond line is not sent\n");
     const m = await FakeMaster.start({ args: ["-C", fx.confPath, "-U", "5"] });

@@ -62,7 +62,7 @@ export async function masterFixture(opts: FixtureOptions = {}): Promise<MasterFi
 
 export const MAILBOX_READY = /^\+OK Mailbox locked and ready SESSIONID=<([^>]+)>$/;
 
-/** The pid field of a session id (§10: <prefix>-<time>-<pid>-<n>-<u64>). */
+/** The pid field of a session id (lib/sessionid.c:session_new_id: <prefix>-<time>-<pid>-<n>-<u64>). */
 export function pidOfSessionId(id: string): number {
   const parts = id.split("-");
   return Number(parts[parts.length - 3]);

@@ -1,5 +1,5 @@
 /**
- * Syslog lines (§10) as a syslog daemon receives them: RFC 3164 datagrams on the socket named by
+ * Syslog lines (docs/troubleshooting.md) as a syslog daemon receives them: RFC 3164 datagrams on the socket named by
  * pop3_syslog_socket, ident `<service>` or `<syslog_prefix>/<service>` with the pid, facility from
  * syslog_facility (the build's default, MAIL like Debian's Cyrus). Texts are compared with Cyrus's byte for byte; where the
  * spec's placeholders were ambiguous the Cyrus source (imap/pop3d.c) and a run of Debian's Cyrus
@@ -51,8 +51,8 @@ function expectNoSecret(receiver: SyslogReceiver, ...secrets: string[]): void {
 
 const b64 = (s: string) => Buffer.from(s, "latin1").toString("base64");
 
-describe("login lines and session end (§10, §5.5)", () => {
-  test("plaintext login with a session id of the §10 shape, then Expunged, counts and USAGE", async () => {
+describe("login lines and session end (docs/troubleshooting.md, RFC 1939 section 6)", () => {
+  test("plaintext login with a session id of the lib/sessionid.c:session_new_id shape, then Expunged, counts and USAGE", async () => {
     const m = await service();
     const before = Math.floor(Date.now() / 1000);
     const c = await PopClient.connect(m.port);

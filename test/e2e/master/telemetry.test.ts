@@ -1,5 +1,5 @@
 /**
- * Telemetry files (§8): only when <configdirectory>/log/<userid>/ exists; named <service>-<pid>
+ * Telemetry files (imap/telemetry.c:telemetry_log): only when <configdirectory>/log/<userid>/ exists; named <service>-<pid>
  * (or <service>-<sessionid> with telemetry_bysessionid); a ctime header and an empty line, then
  * `>ts>` output and `<ts<` input chunks with no framing, starting at "+OK Mailbox locked".
  */
@@ -61,7 +61,7 @@ function checkStamps(match: RegExpExecArray, from: number, to: number): void {
   }
 }
 
-describe("telemetry (§8)", () => {
+describe("telemetry (imap/telemetry.c:telemetry_log)", () => {
   test("<configdirectory>/log/alice/pop3-<pid>: header, then the exact chunks; the password never appears", async () => {
     const m = await FakeMaster.start({ args: ["-C", fx.confPath, "-U", "1"] });
     const s = await statSession(m.port);

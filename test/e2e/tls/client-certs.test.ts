@@ -1,5 +1,5 @@
 /**
- * Client certificates (§7): tls_client_ca_file / tls_client_ca_dir with tls_client_certs
+ * Client certificates (imap/tls.c:tls_init_serverengine): tls_client_ca_file / tls_client_ca_dir with tls_client_certs
  * optional (the Cyrus default) and require; a verified certificate's CN is logged on the
  * starttls: line and is the identity SASL EXTERNAL logs in as.
  */

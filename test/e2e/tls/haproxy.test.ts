@@ -1,5 +1,5 @@
 /**
- * HAProxy PROXY protocol (§2.9) with Debian's haproxy in front of the binary (send-proxy and
+ * HAProxy PROXY protocol (imap/haproxy.c:haproxy_read_hdr) with Debian's haproxy in front of the binary (send-proxy and
  * send-proxy-v2), in standalone (--listen-proxy, -H), stdio (socat) and master mode; bad
  * headers; trusted networks. Clients connect from 127.0.0.2 (or ::1) so the address haproxy saw
  * differs from haproxy's own (127.0.0.1) and the login line shows which one the server used.

@@ -1,7 +1,7 @@
 /**
  * TLS in the one-connection launch modes: stdio (inetd, here socat exec'ing the binary on the
  * accepted socket) and Cyrus master (fd 4 listener, fd 3 status pipe). -s does the handshake on
- * the adopted fd before the greeting; STLS upgrades it; a failed handshake exits 76 (§2.5, §7).
+ * the adopted fd before the greeting; STLS upgrades it; a failed handshake exits 76 (pop3d.c:shut_down, imap/tls.c:tls_init_serverengine).
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { PopClient, cleanupAll, expectedRetr, makeFixture, run, sha256, type Fixture } from "../../support/harness.ts";
@@ -149,6 +149,6 @@ test("master mode reports the connection to master on fd 3", async () => {
   const r = await popTls({ port: server.port, implicit: true, tls: { ca: pki.caCert }, steps: [{ cmd: "QUIT" }] });
   expect(r.error).toBeNull();
   expect(await server.exited).toBe(0);
-  // UNAVAILABLE (2) then CONNECTION (3) when the connection is accepted (§2.2)
+  // UNAVAILABLE (2) then CONNECTION (3) when the connection is accepted (master/service.c:notify_master)
   expect((await (server as Awaited<ReturnType<typeof underFakeMaster>>).status).slice(0, 2)).toEqual([2, 3]);
 });

@@ -1,7 +1,7 @@
 /**
  * pop3s and STLS with real clients (openssl s_client, python poplib, curl, fetchmail, mpop) in
- * standalone mode (--listen-tls), protocol versions, ALPN (§7), and start-up without a
- * certificate (§1: exit 78).
+ * standalone mode (--listen-tls), protocol versions, ALPN (imap/tls.c:tls_init_serverengine), and start-up without a
+ * certificate (master/service.c:main: exit 78).
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -84,7 +84,7 @@ describe("--listen-tls (pop3s)", () => {
     expect(capaNames(capa!.lines)).not.toContain("STLS");
     expect(capaNames(capa!.lines)).toContain("USER");
     expect(saslMechanisms(capa!.lines)).toContain("PLAIN");
-    // §7: STLS on a pop3s connection with allowstarttls on
+    // imap/tls.c:tls_init_serverengine: STLS on a pop3s connection with allowstarttls on
     expect(stls!.status).toBe("-ERR Already successfully executed STLS");
     expect(user!.status).toBe("+OK Name is a valid mailbox");
     expect(pass!.status).toMatch(/^\+OK Mailbox locked and ready SESSIONID=<[^>]+>$/);
@@ -280,7 +280,7 @@ describe("--listen-tls (pop3s)", () => {
     });
   });
 
-  describe("ALPN (§7: only pop3)", () => {
+  describe("ALPN (imap/tls.c:tls_init_serverengine: only pop3)", () => {
     test("-alpn pop3 is selected", async () => {
       const r = await popTls({ port: tlsPort, implicit: true, tls: { ca: pki.caCert, alpn: ["pop3"] }, steps: [{ cmd: "QUIT" }] });
       expect(r.error).toBeNull();
@@ -381,7 +381,7 @@ describe("more tls_* options and pop3s details", () => {
     expect(r.greeting).toMatch(GREETING);
   });
 
-  test("pop3s clears tls_required (§7): APOP challenge in the greeting, SASL and USER in CAPA", async () => {
+  test("pop3s clears tls_required (imap/tls.c:tls_init_serverengine): APOP challenge in the greeting, SASL and USER in CAPA", async () => {
     const f = makeFixture({ config: tlsConfig(pki, { tls_required: "yes", allowplaintext: "no" }) });
     const s = await startStandalone(f, ["--listen-tls", "127.0.0.1:0"]);
     const r = await popTls({ port: s.port({ tls: true }), implicit: true, tls: { ca: pki.caCert }, steps: [{ cmd: "CAPA", multi: true }, { cmd: "USER alice" }, { cmd: "PASS alice-pw" }] });

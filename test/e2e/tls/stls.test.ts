@@ -1,7 +1,7 @@
 /**
- * STLS (§7) on a plain standalone listener with a stock Cyrus TLS setup (allowplaintext: 0,
+ * STLS (imap/tls.c:tls_init_serverengine) on a plain standalone listener with a stock Cyrus TLS setup (allowplaintext: 0,
  * allowstarttls: 1): CAPA before and after, the texts, pipelined-input discard (STARTTLS command
- * injection), a failed handshake, tls_required, and the external SSF of -p (§1).
+ * injection), a failed handshake, tls_required, and the external SSF of -p (master/service.c:main).
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -49,7 +49,7 @@ describe("allowstarttls: yes, allowplaintext: no", () => {
     const mechs = saslMechanisms(lines);
     expect(mechs).toBeDefined();
     for (const m of PLAINTEXT_MECHS) expect(mechs).not.toContain(m);
-    // §4.5 order: SASL, STLS, EXPIRE ...
+    // pop3d.c:cmd_capa order: SASL, STLS, EXPIRE ...
     expect(lines.indexOf("STLS")).toBe(lines.findIndex((l) => l.startsWith("SASL ")) + 1);
     expect(await c.cmd("USER alice")).toBe("-ERR [AUTH] USER command only available under a layer");
     expect(await c.cmd("AUTH PLAIN AGFsaWNlAGFsaWNlLXB3")).toBe("-ERR [AUTH] authenticating: encryption needed to use mechanism");
@@ -159,7 +159,7 @@ describe("allowstarttls: yes, allowplaintext: no", () => {
     expect(await d.cmd("QUIT")).toBe("+OK");
   });
 
-  test("the starttls: log line (§7) and the login line say TLS", async () => {
+  test("the starttls: log line (imap/tls.c:tls_init_serverengine) and the login line say TLS", async () => {
     await popTls({
       port,
       tls: { ca: pki.caCert, alpn: ["pop3"] },
@@ -214,7 +214,7 @@ describe("tls_required: yes", () => {
 
   test("before TLS: no SASL, no USER, no APOP challenge; USER/AUTH/APOP refused", async () => {
     const c = await PopClient.connect(port);
-    // §3: no challenge when tls_required is on at greeting time (trailing space kept)
+    // pop3d.c:service_main: no challenge when tls_required is on at greeting time (trailing space kept)
     expect(c.greeting).toMatch(/^\+OK pop\.test pop3d \S+ server ready $/);
     expect(await c.cmd("CAPA")).toBe("+OK List of capabilities follows");
     const { lines } = await c.readMultiline();

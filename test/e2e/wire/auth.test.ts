@@ -1,5 +1,5 @@
 /**
- * Authentication on the wire (§4.4, §6.1–§6.6): USER/PASS details, APOP with the greeting's
+ * Authentication on the wire (pop3d.c:cmdloop, pop3d.c:popd_canon_user): USER/PASS details, APOP with the greeting's
  * challenge, AUTH PLAIN / LOGIN / CRAM-MD5 including cancel, bad base64 and authzid policy.
  */
 import { describe, test } from "bun:test";
@@ -110,7 +110,7 @@ describe("APOP", () => {
     await d.step("USER alice", USER_OK);
     await d.step(`APOP alice ${right}`, MUST_GIVE_PASS);
     await d.step("PASS wrong", INVALID_LOGIN);
-    // non-hex junk after the 32 digits is ignored, as libsasl does (§6.3)
+    // non-hex junk after the 32 digits is ignored, as libsasl does (pop3d.c:cmd_apop)
     await d.step(`APOP alice ${right}zz`, READY);
     await d.step("STAT", STAT_ALL);
     d.check();

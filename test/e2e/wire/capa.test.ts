@@ -1,5 +1,5 @@
 /**
- * CAPA, the greeting and the plaintext/TLS policy switches (§3, §4.5, §6.2, §1 `-p`), with the
+ * CAPA, the greeting and the plaintext/TLS policy switches (pop3d.c:service_main, pop3d.c:cmd_capa, pop3d.c:cmd_pass, master/service.c:main `-p`), with the
  * exact lines and order Cyrus 3.12 sends (our SASL list and implementation name).
  */
 import { describe, test } from "bun:test";
@@ -108,7 +108,7 @@ describe("CAPA and the greeting", () => {
   });
 });
 
-describe("sasl_mech_list (§6.7)", () => {
+describe("sasl_mech_list (imapd.conf(5) sasl_pwcheck_method)", () => {
   test("restricts CAPA SASL, bare AUTH and what AUTH accepts", async () => {
     const { srv } = await serve({ config: { sasl_mech_list: "PLAIN LOGIN" } });
     const d = await connect(srv);
@@ -143,7 +143,7 @@ describe("plaintext and TLS policy without TLS", () => {
     d.check();
   });
 
-  test("-p goes through atoi into an unsigned ssf: '-p -1' and '-p 3x' unlock USER, '-p x' does not (§1)", async () => {
+  test("-p goes through atoi into an unsigned ssf: '-p -1' and '-p 3x' unlock USER, '-p x' does not (master/service.c:main)", async () => {
     const dialogs: Dialog[] = [];
     for (const [value, unlocked] of [["-1", true], ["3x", true], ["x", false]] as const) {
       const { srv } = await serve({ config: { allowplaintext: null } }, ["-p", value]);

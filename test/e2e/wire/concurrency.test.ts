@@ -1,5 +1,5 @@
 /**
- * Sessions are independent (§6.5, surprise 17): the failedloginpause sleep stalls only the session
+ * Sessions are independent (pop3d.c:cmd_pass): the failedloginpause sleep stalls only the session
  * that failed. Checked by the order in which replies arrive, never by measuring time.
  */
 import { expect, test } from "bun:test";

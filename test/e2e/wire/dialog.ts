@@ -15,7 +15,7 @@ export type Want = string | RegExp;
 export function isMultiline(command: string): boolean {
   const [keyword = "", ...rest] = command.split(" ");
   const k = keyword.toUpperCase();
-  // "AUTH " with only blanks is bare AUTH (§4.1)
+  // "AUTH " with only blanks is bare AUTH (pop3d.c:cmdloop)
   const hasArg = rest.join(" ").trim().length > 0;
   if (k === "CAPA" || k === "RETR" || k === "TOP") return true;
   if (k === "LIST" || k === "UIDL" || k === "AUTH") return !hasArg;

@@ -1,6 +1,6 @@
 /**
  * What the server must send for the anchor messages, computed from the fixture files themselves:
- * bare LF → CRLF, a CRLF added when the last line has none (§5.4), then dot-stuffing (RFC 1939 §3).
+ * bare LF → CRLF, a CRLF added when the last line has none (pop3d.c:blat), then dot-stuffing (RFC 1939 section 3).
  */
 import { readFileSync } from "node:fs";
 import { anchorFiles } from "./wire-fixture.ts";
@@ -82,7 +82,7 @@ export const MECHANISMS = [
   "LOGIN",
 ];
 
-/** Without TLS, allowplaintext or -p > 1, PLAIN and LOGIN are hidden (§4.5 (1)). */
+/** Without TLS, allowplaintext or -p > 1, PLAIN and LOGIN are hidden (pop3d.c:cmd_capa). */
 export const MECHANISMS_NO_PLAINTEXT = MECHANISMS.filter((m) => m !== "PLAIN" && m !== "LOGIN");
 
 /** The CAPA lines (without "+OK ..." and ".") for `allowplaintext: yes` before login, no TLS. */

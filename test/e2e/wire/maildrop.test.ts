@@ -1,5 +1,5 @@
 /**
- * Maildrop semantics seen through the wire and the Maildir on disk (§5.2–§5.6): UIDL formats and
+ * Maildrop semantics seen through the wire and the Maildir on disk (RFC 1939 section 5): UIDL formats and
  * their stability, what QUIT, RSET and a dropped connection do to the files, the login snapshot,
  * messages that vanish or move under a session, and `readonly`.
  */
@@ -219,7 +219,7 @@ describe("odd message files", () => {
   });
 });
 
-describe("opening the maildrop fails (§5.1)", () => {
+describe("opening the maildrop fails (pop3d.c:openinbox)", () => {
   test("no Maildir for an authenticated user: [SYS/TEMP] Mailbox does not exist, and the session stays in AUTHORIZATION", async () => {
     const { fx, srv } = await serve({ users: { alice: "alice-pw", dave: "dave-pw" } });
     rmSync(fx.maildir("dave"), { recursive: true, force: true });

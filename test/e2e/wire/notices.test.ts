@@ -1,6 +1,6 @@
 /**
  * Server-side refusals that are not answers to a bad command: the shutdown file checked before
- * every command (§4.1 step 3) and popminpoll's LOGIN-DELAY (§5.8).
+ * every command (pop3d.c:cmdloop) and popminpoll's LOGIN-DELAY (pop3d.c:openinbox).
  */
 import { describe, test } from "bun:test";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
@@ -12,7 +12,7 @@ import { READY, USER_OK, connect, login, loggedIn, serve } from "./steps.ts";
 
 useWireCleanup();
 
-describe("shutdown file (§4.1)", () => {
+describe("shutdown file (pop3d.c:cmdloop)", () => {
   test("present at connect: the greeting, then '-ERR [SYS/TEMP] <first line without leading [>' and close", async () => {
     const { fx, srv } = await serve();
     mkdirSync(join(fx.dir, "conf", "msg"), { recursive: true });
@@ -54,7 +54,7 @@ describe("shutdown file (§4.1)", () => {
   });
 });
 
-describe("popminpoll (§5.8)", () => {
+describe("popminpoll (pop3d.c:openinbox)", () => {
   test("a second login right after a QUIT is refused with LOGIN-DELAY; a session without QUIT does not count", async () => {
     const { srv } = await serve({ config: { popminpoll: "2" } });
     const dropped = await loggedIn(srv, "dropped");

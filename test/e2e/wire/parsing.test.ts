@@ -1,5 +1,5 @@
 /**
- * Command-line parsing on the wire (§4.1–§4.4): empty arguments, message numbers, TOP's own parser,
+ * Command-line parsing on the wire (pop3d.c:cmdloop): empty arguments, message numbers, TOP's own parser,
  * wrong-state commands, QUIT, 8191-byte splitting, bare LF, a last line without LF, NUL bytes.
  */
 import { describe, test } from "bun:test";
@@ -27,7 +27,7 @@ useWireCleanup();
 
 const STAT_ALL = `+OK 7 ${ANCHOR_TOTAL}`;
 
-describe("§4.1 empty arguments and keywords", () => {
+describe("pop3d.c:cmdloop empty arguments and keywords", () => {
   test("keyword + whitespace only is 'Syntax error' in both states, for known and unknown commands; AUTH lists mechanisms", async () => {
     const { srv } = await serve();
     const d = await connect(srv);
@@ -74,7 +74,7 @@ describe("§4.1 empty arguments and keywords", () => {
   });
 });
 
-describe("§4.3 message numbers", () => {
+describe("pop3d.c:parse_msgno message numbers", () => {
   test("leading zeros, signs, overflow, trailing bytes, range", async () => {
     const { srv } = await serve();
     const d = await loggedIn(srv);
@@ -108,7 +108,7 @@ describe("§4.3 message numbers", () => {
   });
 });
 
-describe("§4.4 TOP's own parser", () => {
+describe("pop3d.c:cmdloop TOP's own parser", () => {
   test("Missing argument / Invalid number of lines / Unexpected extra argument, in Cyrus's order", async () => {
     const { srv } = await serve();
     const d = await loggedIn(srv);
@@ -148,7 +148,7 @@ describe("§4.4 TOP's own parser", () => {
   });
 });
 
-describe("§4.2 state and dispatch", () => {
+describe("pop3d.c:cmdloop state and dispatch", () => {
   test("TRANSACTION commands before login and AUTHORIZATION commands after it are Unrecognized", async () => {
     const { srv } = await serve();
     const d = await connect(srv);
@@ -191,7 +191,7 @@ describe("§4.2 state and dispatch", () => {
   });
 });
 
-describe("§4.1 line framing", () => {
+describe("pop3d.c:cmdloop line framing", () => {
   test("8191-byte reads: 8189/8190/8191/8192-octet lines before and after login", async () => {
     const { srv } = await serve();
     const noop = (octets: number) => `NOOP ${"x".repeat(octets - 5)}`;

@@ -1,5 +1,5 @@
 /**
- * The Cyrus 3.x reference transcript (spec/transcripts/cyrus-exact.txt) replayed against the compiled
+ * The Cyrus 3.x reference session (recorded from Cyrus's own pop3d, expected.ts) replayed against the compiled
  * binary, line by line. Adapted only where we differ by design: our greeting/IMPLEMENTATION name,
  * LIST of message 5 (295 = what RETR sends; Cyrus says 293) and so STAT totals, our SASL list, and
  * our UIDVALIDITY (learned from the first UIDL of each fixture).
@@ -291,7 +291,7 @@ describe("Cyrus transcript replay", () => {
     const v = /\+OK 1 (\d+)\.1/.exec(uidl1 ?? "")?.[1] ?? "?";
 
     // Session 15. Cyrus keeps expunged files for a while, so B could still read message 5 there; our
-    // Maildir unlinks at A's QUIT, and a message gone from disk reads as "Could not read message file" (§5.7).
+    // Maildir unlinks at A's QUIT, and a message gone from disk reads as "Could not read message file" (pop3d.c:openinbox).
     const a = await connectDialog(srv.port, "15A", GREETING);
     await login(a);
     const b = await connectDialog(srv.port, "15B", GREETING);

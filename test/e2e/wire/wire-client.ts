@@ -8,14 +8,14 @@ import type { Socket } from "bun";
  *  hanging until the test runner's timeout. Generous on purpose; no test measures time. */
 const READ_GUARD_MS = 20_000;
 
-/** The multi-line terminator as it follows the CRLF of the last data line (RFC 1939 §3). */
+/** The multi-line terminator as it follows the CRLF of the last data line (RFC 1939 section 3). */
 const TERMINATOR_AFTER_LINE = Buffer.from("\r\n.\r\n", "latin1");
 const TERMINATOR_ALONE = Buffer.from(".\r\n", "latin1");
 
 export interface MultiLine {
   /** Everything between the status line and the terminating ".\r\n", exactly as sent (dot-stuffed). */
   wire: Buffer;
-  /** `wire` with one leading "." removed from every line that starts with "." (RFC 1939 §3). */
+  /** `wire` with one leading "." removed from every line that starts with "." (RFC 1939 section 3). */
   body: Buffer;
   /** The lines of `wire` without their CRLF, decoded as UTF-8. */
   lines: string[];

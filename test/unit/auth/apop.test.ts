@@ -6,7 +6,7 @@ const RFC1939_DIGEST = "c4c9334bac560ecc979e58001b3e22fb";
 const HEX32 = "0123456789abcdef0123456789abcdef";
 
 describe("apopDigest", () => {
-  test("RFC 1939 §7 example", () => {
+  test("RFC 1939 section 7 example", () => {
     expect(apopDigest(RFC1939_CHALLENGE, "tanstaaf")).toBe(RFC1939_DIGEST);
   });
   test("apopDigestMatches accepts the right digest only", () => {
@@ -15,7 +15,7 @@ describe("apopDigest", () => {
   });
 });
 
-describe("makeApopChallenge (§3)", () => {
+describe("makeApopChallenge (pop3d.c:service_main)", () => {
   test("shape <RAND.TIME@servername>", () => {
     const c = makeApopChallenge("mail.example.com");
     const m = /^<(\d{1,20})\.(\d+)@mail\.example\.com>$/.exec(c);
@@ -28,7 +28,7 @@ describe("makeApopChallenge (§3)", () => {
   });
 });
 
-describe("parseApopArgument (§6.3)", () => {
+describe("parseApopArgument (pop3d.c:cmd_apop)", () => {
   test("plain user and digest", () => {
     expect(parseApopArgument(`mrose ${RFC1939_DIGEST}`)).toEqual({ ok: true, user: "mrose", digest: RFC1939_DIGEST });
   });

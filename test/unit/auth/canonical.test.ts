@@ -9,7 +9,7 @@ function user(raw: string, opts: CanonicalOptions = base): string | undefined {
   return r.ok ? r.user : undefined;
 }
 
-describe("character policy (§6.1)", () => {
+describe("character policy (pop3d.c:popd_canon_user)", () => {
   for (const ch of ["%", "&", "*", "/", ":", "?", "\x7f"]) {
     test(`rejects ${JSON.stringify(ch)}`, () => {
       const r = canonicalizeUser(`jo${ch}hn`, base);
@@ -107,7 +107,7 @@ describe("virtual domains", () => {
   });
 });
 
-describe("popsubfolders (§5.10)", () => {
+describe("popsubfolders (pop3d.c:openinbox)", () => {
   const sub: CanonicalOptions = { ...vd, popSubfolders: true };
   test("user+folder@domain", () => {
     expect(canonicalizeUser("bob+Lists@example.org", sub)).toEqual({ ok: true, user: "bob@example.org", subfolder: "Lists" });

@@ -6,7 +6,7 @@ import { fakeConfig } from "./config-fake.ts";
 
 const policy = (values: Record<string, string>) => loginPolicyFromConfig(fakeConfig(values));
 
-describe("loginrealms (§6.6)", () => {
+describe("loginrealms (pop3d.c:popd_proxy_policy)", () => {
   test("with virtdomains off, any user@realm is cross-realm unless the realm is listed", () => {
     const p = policy({ virtdomains: "off" });
     expect(checkLoginPolicy(p, "bob@example.com", "bob@example.com")).toEqual({
@@ -31,7 +31,7 @@ describe("loginrealms (§6.6)", () => {
   });
 });
 
-describe("proxying (§6.6)", () => {
+describe("proxying (pop3d.c:popd_proxy_policy)", () => {
   test("only admins and proxyservers may act for another user", () => {
     const p = policy({ admins: "root, admin", proxyservers: "murder" });
     expect(checkLoginPolicy(p, "alice", "bob")).toMatchObject({ ok: false, reason: "authentication failure", detail: "user alice is not allowed to proxy" });

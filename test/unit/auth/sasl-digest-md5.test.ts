@@ -9,7 +9,7 @@ import { loginPolicyFromConfig } from "../../../src/auth/policy.ts";
 import { bytes, makeContext, MemoryPassDb, text } from "./sasl-fixtures.ts";
 import { fakeConfig } from "./config-fake.ts";
 
-/** A client written straight from RFC 2831 §2.1.2.1, independent of the server's helpers. */
+/** A client written straight from RFC 2831 section 2.1.2.1, independent of the server's helpers. */
 function clientResponse(o: { user: string; realm: string; pw: string; nonce: string; cnonce: string; nc: string; uri: string; authzid?: string }, a2Prefix = "AUTHENTICATE"): string {
   const hex = (s: string | Uint8Array) => bytesToHex(md5(typeof s === "string" ? Buffer.from(s, "utf8") : s));
   const secret = md5(Buffer.from(`${o.user}:${o.realm}:${o.pw}`, "utf8"));
@@ -17,7 +17,7 @@ function clientResponse(o: { user: string; realm: string; pw: string; nonce: str
   return hex(`${hex(a1)}:${o.nonce}:${o.nc}:${o.cnonce}:auth:${hex(`${a2Prefix}:${o.uri}`)}`);
 }
 
-describe("RFC 2831 §4 examples", () => {
+describe("RFC 2831 section 4 examples", () => {
   test("IMAP example: response and rspauth", () => {
     const secret = userSecret("chris", "elwood.innosoft.com", "secret", true);
     const p = { nonce: "OA6MG9tEQGm2hh", cnonce: "OA6MHXh6VqTrRk", nc: "00000001", qop: "auth", digestUri: "imap/elwood.innosoft.com" };
@@ -32,7 +32,7 @@ describe("RFC 2831 §4 examples", () => {
   });
 });
 
-describe("8859-1 folding (RFC 2831 §2.1.2.1)", () => {
+describe("8859-1 folding (RFC 2831 section 2.1.2.1)", () => {
   test("two-byte sequences up to U+00FF become one byte; anything above stays UTF-8", () => {
     expect([...foldTo8859_1(Buffer.from("déjà", "utf8"))]).toEqual([...Buffer.from("déjà", "latin1")]);
     const euro = Buffer.from("5€", "utf8");

@@ -63,7 +63,7 @@ describe("findMechanism", () => {
   });
 });
 
-describe("mechanismUnavailableReason (§6.4)", () => {
+describe("mechanismUnavailableReason (pop3d.c:cmd_auth)", () => {
   test("plaintext mechanism without TLS", () => {
     expect(mechanismUnavailableReason("plain", clear)).toBe("encryption needed to use mechanism");
   });

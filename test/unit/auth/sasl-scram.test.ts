@@ -20,7 +20,7 @@ const dataOf = (s: SaslStep) => {
 };
 
 describe("RFC test vectors", () => {
-  test("RFC 5802 §5: SCRAM-SHA-1", async () => {
+  test("RFC 5802 section 5: SCRAM-SHA-1", async () => {
     const fixed: ScramFixed = { serverNonce: "3rfcNHYJY1ZVvWVs7j", salt: b64("QSXCR+Q6sek8bf92"), iterations: 4096 };
     const ex = new ScramExchange(makeContext(new MemoryPassDb({ user: "pencil" })), { name: "SCRAM-SHA-1", hash: SCRAM_HASHES["SHA-1"], plus: false }, fixed);
     expect(dataOf(await ex.step(bytes("n,,n=user,r=fyko+d2lbbFgONRv9qkxdawL")))).toBe(
@@ -31,7 +31,7 @@ describe("RFC test vectors", () => {
     expect(await ex.step(new Uint8Array(0))).toEqual({ type: "success", user: "user", authcid: "user" });
   });
 
-  test("RFC 7677 §3: SCRAM-SHA-256", async () => {
+  test("RFC 7677 section 3: SCRAM-SHA-256", async () => {
     const fixed: ScramFixed = { serverNonce: "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0", salt: b64("W22ZaJ0SNY7soEsUEjb6gQ=="), iterations: 4096 };
     const ex = new ScramExchange(makeContext(new MemoryPassDb({ user: "pencil" })), { name: "SCRAM-SHA-256", hash: SCRAM_HASHES["SHA-256"], plus: false }, fixed);
     expect(dataOf(await ex.step(bytes("n,,n=user,r=rOprNGfwEbeRWgbNEkqO")))).toBe(
@@ -60,7 +60,7 @@ describe("RFC test vectors", () => {
   });
 });
 
-/** A SCRAM client written from RFC 5802 §3, independent of the server code. */
+/** A SCRAM client written from RFC 5802 section 3, independent of the server code. */
 async function clientRun(
   mech: SaslMechanism,
   ctx: SaslContext,

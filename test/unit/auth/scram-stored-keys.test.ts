@@ -6,7 +6,7 @@ import { PasswdFileDb } from "../../../src/auth/passdb/passwd-file.ts";
 import { parseStoredSecret, pickDecoy } from "../../../src/auth/passdb/schemes.ts";
 import { formatStoredScramKeys, parseStoredScramKeys, SCRAM_HASHES } from "../../../src/auth/passdb/scram-keys.ts";
 
-// Made with python3 hashlib.pbkdf2_hmac / hmac on this machine (RFC 5802 §3 key derivation).
+// Made with python3 hashlib.pbkdf2_hmac / hmac on this machine (RFC 5802 section 3 key derivation).
 const PENCIL_256 = "{SCRAM-SHA-256}4096,W22ZaJ0SNY7soEsUEjb6gQ==,WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=,wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=";
 const SECRET_1 = "{SCRAM-SHA-1}4096,QSXCR+Q6sek8bf92,J7Kdwdw9E4o94OUZ82wHeg1sNkY=,0OdPjjXjXpQjt4rh0atwxqwiDcg=";
 

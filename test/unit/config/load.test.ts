@@ -10,7 +10,7 @@ beforeEach(() => {
 });
 afterEach(() => fx.cleanup());
 
-describe("service overrides (§9.1)", () => {
+describe("service overrides (lib/libconfig.c:config_read_file)", () => {
   test("<service>_<option> wins when it comes after the generic line", () => {
     const cfg = fx.load("poptimeout: 20\npop3_poptimeout: 30\n");
     expect(cfg.seconds("poptimeout")).toBe(30 * 60);

@@ -47,7 +47,7 @@ describe("the option table", () => {
     }
   });
 
-  test("the options pop3d reads are all present (§9.2, §7, §10)", () => {
+  test("the options pop3d reads are all present (imapd.conf(5), imap/tls.c:tls_init_serverengine, docs/troubleshooting.md)", () => {
     const required = [
       "popminpoll", "poppollpadding", "poptimeout", "popexpiretime", "popuseacl", "popuseimapflags",
       "popsubfolders", "uidl_format", "allowapop", "allowplaintext", "allowanonymouslogin", "tls_required",

@@ -8,7 +8,7 @@ beforeEach(() => {
 });
 afterEach(() => fx.cleanup());
 
-describe("lines, comments and continuations (§9.1)", () => {
+describe("lines, comments and continuations (lib/libconfig.c:config_read_file)", () => {
   test("leading whitespace, blank lines and # comment lines are ignored", () => {
     const cfg = fx.load("\n   \n# a comment\n   # indented comment\n\t  servername: mail.example.org\n");
     expect(cfg.str("servername")).toBe("mail.example.org");

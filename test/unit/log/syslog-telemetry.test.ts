@@ -3,7 +3,7 @@ import { facilityCode, formatSyslogLine, syslogIdent } from "../../../src/log/sy
 import { ctime } from "../../../src/log/telemetry.ts";
 import { nextLastLogin } from "../../../src/store/login-delay.ts";
 
-describe("syslog lines (§10)", () => {
+describe("syslog lines (docs/troubleshooting.md)", () => {
   test("RFC 3164 shape with PRI = facility * 8 + severity", () => {
     const when = new Date(Date.UTC(2026, 10, 9, 4, 5, 6));
     expect(formatSyslogLine(22, "notice", "pop3", 42, "graceful shutdown", when)).toBe("<181>Nov  9 04:05:06 pop3[42]: graceful shutdown");
@@ -31,7 +31,7 @@ describe("telemetry header", () => {
   });
 });
 
-describe("login delay padding (§5.8)", () => {
+describe("login delay padding (pop3d.c:openinbox)", () => {
   test("without padding the last login is the login time", () => {
     expect(nextLastLogin(100, 1000, 60, 1)).toBe(1000);
   });

@@ -32,7 +32,7 @@ describe("LineReader", () => {
     for (let size = 1; size <= 512; size++) expect(frame(sample, size)).toEqual(reference);
   });
 
-  test("cuts long lines at 8191 bytes and returns the rest as further lines (§4.1)", () => {
+  test("cuts long lines at 8191 bytes and returns the rest as further lines (pop3d.c:cmdloop)", () => {
     const lines = frame(sample, 4096);
     const long = lines.filter((l) => l.startsWith("NOOP x") || /^x+/.test(l));
     expect(long.map((l) => l.length)).toEqual([8191, 10247 - 8191]);

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { parseMessageNumber, parseTopArguments } from "../../../src/pop3/parser.ts";
 
-describe("parseMessageNumber (§4.3)", () => {
+describe("parseMessageNumber (pop3d.c:parse_msgno)", () => {
   test.each([
     ["1", { ok: true, value: 1 }],
     ["007", { ok: true, value: 7 }],
@@ -18,7 +18,7 @@ describe("parseMessageNumber (§4.3)", () => {
   });
 });
 
-describe("parseTopArguments (§4.4 TOP quirks)", () => {
+describe("parseTopArguments (pop3d.c:cmdloop TOP quirks)", () => {
   test.each([
     ["1 5", { ok: true, message: 1, lines: 5 }],
     ["1 0", { ok: true, message: 1, lines: 0 }],

@@ -1,7 +1,7 @@
 /**
  * The Session engine without sockets: a fake SessionIO records every byte, the memory store records
- * every commit. Covers what the wire cannot reach in reasonable time (poptimeout, §5.11) and the
- * commit contract of QUIT / EOF (§5.5, §5.6).
+ * every commit. Covers what the wire cannot reach in reasonable time (poptimeout, pop3d.c:cmdloop) and the
+ * commit contract of QUIT / EOF (RFC 1939 section 6, pop3d.c:popd_reset).
  *
  * Input handed over in one receive() call is processed entirely in promise continuations (the fake
  * passdb and the memory store never wait on I/O), so a timer — even a 1 ms idle timer — cannot fire
@@ -102,7 +102,7 @@ const MESSAGES = [
   "Subject: three\r\n\r\n.\r\n..\r\nend\r\n",
 ];
 
-/** What RETR sends before stuffing: bare LF → CRLF, a final CRLF added (§5.2). */
+/** What RETR sends before stuffing: bare LF → CRLF, a final CRLF added (RFC 1939 section 5). */
 function wireSize(message: string): number {
   let text = message.replace(/\r?\n/g, "\r\n");
   if (!text.endsWith("\r\n")) text += "\r\n";
@@ -134,7 +134,7 @@ async function until(io: FakeIO, text: string): Promise<void> {
   expect(io.text).toContain(text);
 }
 
-describe("poptimeout (§5.11): idle sessions end silently and commit nothing", () => {
+describe("poptimeout (pop3d.c:cmdloop): idle sessions end silently and commit nothing", () => {
   test("in TRANSACTION with a pending DELE: nothing written at the timeout, no commit, maildrop closed", async () => {
     const { io, store, session, done } = harness({ idleTimeoutMs: 1 });
     session.receive(Buffer.from(`${LOGIN}DELE 1\r\nSTAT\r\n`));
@@ -184,7 +184,7 @@ describe("poptimeout (§5.11): idle sessions end silently and commit nothing", (
   });
 });
 
-describe("QUIT and EOF (§5.5, §5.6)", () => {
+describe("QUIT and EOF (RFC 1939 section 6, pop3d.c:popd_reset)", () => {
   test("QUIT commits the DELE'd messages and the RETR'd ones (not TOP), then closes", async () => {
     const { io, store, session, done } = harness();
     session.receive(Buffer.from(`${LOGIN}RETR 1\r\nDELE 2\r\nTOP 3 0\r\nQUIT\r\n`));
@@ -261,7 +261,7 @@ describe("framing and streaming do not depend on chunk boundaries", () => {
   });
 });
 
-describe("the login snapshot (§5.2, §5.7)", () => {
+describe("the login snapshot (RFC 1939 section 5, pop3d.c:openinbox)", () => {
   test("mail delivered during a session appears only in the next one", async () => {
     const first = harness();
     first.session.receive(Buffer.from(LOGIN));
@@ -293,7 +293,7 @@ describe("the login snapshot (§5.2, §5.7)", () => {
   });
 });
 
-describe("UIDL rendering (§5.3)", () => {
+describe("UIDL rendering (pop3d.c:uidl_msg)", () => {
   const cases: Array<[SessionSettings["uidlFormat"], boolean, string]> = [
     ["cyrus", true, "1700000000.2"],
     ["uidonly", true, "2"],

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { parseCommandLine, UsageError } from "../../../src/cli.ts";
 
-describe("parseCommandLine (Cyrus getopt rules, §1)", () => {
+describe("parseCommandLine (Cyrus getopt rules, master/service.c:main)", () => {
   test("the Cyrus synopsis", () => {
     const o = parseCommandLine(["-C", "/etc/x.conf", "-U", "30", "-T", "0", "-D", "-H", "-s", "-p", "2"]);
     expect(o).toMatchObject({ configFile: "/etc/x.conf", maxUses: 30, reuseTimeout: 0, debugCommand: true, haproxy: true, implicitTls: true, externalSsf: 2 });

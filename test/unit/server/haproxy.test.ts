@@ -1,5 +1,5 @@
 /**
- * PROXY protocol header parsing (v1 text, v2 binary; §2.9): the verdict for whole headers, for
+ * PROXY protocol header parsing (v1 text, v2 binary; imap/haproxy.c:haproxy_read_hdr): the verdict for whole headers, for
  * every prefix of a valid header (fed incrementally, as segments arrive), and for malformed input.
  */
 import { describe, expect, test } from "bun:test";
@@ -148,7 +148,7 @@ describe("v2", () => {
       ["2001:0db8:0000:0001:0000:0000:0000:0001", "2001:db8:0:1::1"],
       ["2001:0db8:0000:0000:0001:0000:0000:0001", "2001:db8::1:0:0:1"],
       ["2001:0db8:0001:0002:0003:0004:0005:0006", "2001:db8:1:2:3:4:5:6"],
-      // RFC 5952 §4.2.3 (and inet_ntop, which Cyrus's log shows): the longest run of zeros is the one shortened
+      // RFC 5952 section 4.2.3 (and inet_ntop, which Cyrus's log shows): the longest run of zeros is the one shortened
       ["2001:0000:0000:0001:0000:0000:0000:0001", "2001:0:0:1::1"],
     ];
     for (const [full, short] of cases) {

@@ -175,7 +175,7 @@ describe("expunge modes and the login record", () => {
     expect(header.highestModseq).toBe(index.header.highestModseq);
   });
 
-  test("poppollpadding allows bursts refilled one per popminpoll (§5.8)", () => {
+  test("poppollpadding allows bursts refilled one per popminpoll (pop3d.c:openinbox)", () => {
     const login = 10_000;
     expect(nextLastLogin(9_990, login, 60, 1)).toBe(login);
     expect(nextLastLogin(0, login, 60, 3)).toBe(login - 180 + 60);
