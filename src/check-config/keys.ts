@@ -42,6 +42,14 @@ function ignoredByUs(key: string): boolean {
   return (OPTIONS[key] as { ignored?: unknown }).ignored === true;
 }
 
+/** Why the table marks an option ignored: the doc's "Ignored by pop3d: <why>." sentence. */
+function ignoredReason(key: string, service: string): string {
+  const svc = `${service.toLowerCase()}_`;
+  const bare = isOptionName(key) ? key : key.startsWith(svc) ? key.slice(svc.length) : key;
+  const doc = isOptionName(bare) ? OPTIONS[bare].doc : "";
+  return /Ignored by pop3d: (.*?)\.?$/.exec(doc)?.[1] ?? "see pop3d --help-config";
+}
+
 function kindOfBare(key: string): KeyKind {
   if (isOptionName(key) || isDeprecated(key)) return ignoredByUs(key) ? "ignored" : "read";
   if (RAW_KEYS_ALWAYS.has(key)) return "read";
@@ -78,7 +86,7 @@ export function checkKeys(entries: readonly ConfigEntry[], service: string, stor
         }
         break;
       case "ignored":
-        findings.warning(`${where}: known to pop3d but has no effect here (see pop3d --help-config)`);
+        findings.warning(`${where}: accepted but ignored by pop3d: ${ignoredReason(entry.key, service)}`);
         break;
       case "cyrus-only":
         findings.warning(`${where}: a Cyrus option pop3d does not read (ignored)`);

@@ -39,7 +39,7 @@ describe("pop3d --check-config", () => {
     const first = (await Bun.file(fx.confPath).text()).split("\n").length;
     appendFileSync(
       fx.confPath,
-      ["popminpoll: banana", "poptimeout: 5", "poptimeout: 6", "pop3_maildr_path: /x/%u", "lmtpsocket: /run/lmtp", "allowapop: maybe", "pop3s_popminpoll: 1", ""].join("\n"),
+      ["popminpoll: banana", "poptimeout: 5", "poptimeout: 6", "pop3_maildr_path: /x/%u", "lmtpsocket: /run/lmtp", "allowapop: maybe", "pop3s_popminpoll: 1", "auditlog: 1", ""].join("\n"),
     );
     const { code, lines } = await check(fx.confPath);
     const at = (offset: number, key: string) => `${fx.confPath}:${first + offset}: ${key}: `;
@@ -50,6 +50,8 @@ describe("pop3d --check-config", () => {
     expect(errors[2]).toStartWith(`error: ${at(5, "allowapop")}`);
     expect(lines).toContain(`warning: ${at(3, "pop3_maildr_path")}unknown option: neither pop3d nor Cyrus reads it (a typo?)`);
     expect(lines).toContain(`warning: ${at(4, "lmtpsocket")}a Cyrus option pop3d does not read (ignored)`);
+    // an option the table marks as accepted and ignored says why
+    expect(lines.some((l) => l.startsWith(`warning: ${at(7, "auditlog")}accepted but ignored by pop3d: `))).toBe(true);
     // another service's override is that service's business
     expect(lines.some((l) => l.includes("pop3s_popminpoll"))).toBe(false);
     expect(lines.at(-1)).toStartWith("3 error(s), ");
