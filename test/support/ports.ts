@@ -6,8 +6,41 @@
 import { readFileSync } from "node:fs";
 import { waitFor } from "./processes.ts";
 
-/** A port that was free on 127.0.0.1 a moment ago (the kernel picked it for a listener we closed). */
+/** Ports below the kernel's ephemeral range start here (above the registered services we might meet). */
+const FIXED_PORTS_FROM = 10000;
+
+/** The first port the kernel hands out for port 0 and for outgoing connections. */
+function ephemeralLow(): number {
+  try {
+    return Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+  } catch {
+    return 32768;
+  }
+}
+
+function bindable(port: number): boolean {
+  try {
+    Bun.listen({ hostname: "127.0.0.1", port, socket: { data() {} } }).stop(true);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A port free on 127.0.0.1 now, for a daemon the test starts next. It is chosen at random below
+ * the ephemeral range: a port the kernel picked for a port-0 listener and that we closed again
+ * could be handed to any process's next outgoing connection (every test on the machine makes
+ * them) before the daemon binds it, and the daemon would then fail with "address in use".
+ */
 export function freePort(): number {
+  const low = ephemeralLow();
+  if (low - FIXED_PORTS_FROM >= 1000) {
+    for (let tries = 0; tries < 200; tries++) {
+      const port = FIXED_PORTS_FROM + Math.floor(Math.random() * (low - FIXED_PORTS_FROM));
+      if (bindable(port)) return port;
+    }
+  }
   const probe = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
   const port = probe.port;
   probe.stop(true);
