@@ -38,7 +38,8 @@ describe("many sessions per process under master", () => {
       expect(r.error).toBeNull();
       expect(r.events[1]!.status).toMatch(new RegExp(`^\\+OK Mailbox locked and ready SESSIONID=<[^>]*-${m.pid}-`));
     }
-    expect(m.statuses(m.pid)).toEqual([CONNECTION_MULTI, CONNECTION_MULTI]);
+    // statuses come through the fake master's stdout, replies through the socket: wait for both
+    expect(await m.waitForStatuses(2, m.pid)).toEqual([CONNECTION_MULTI, CONNECTION_MULTI]);
   });
 
   test("-H: each connection's PROXY header names its client", async () => {
@@ -48,6 +49,7 @@ describe("many sessions per process under master", () => {
       expect(r.error).toBeNull();
       await syslog.waitForMessage(new RegExp(`login: .*\\[${source.replaceAll(".", "\\.")}\\] alice`), m.pid);
     }
-    expect(m.statuses(m.pid)).toEqual([CONNECTION_MULTI, CONNECTION_MULTI]);
+    // statuses come through the fake master's stdout, replies through the socket: wait for both
+    expect(await m.waitForStatuses(2, m.pid)).toEqual([CONNECTION_MULTI, CONNECTION_MULTI]);
   });
 });
