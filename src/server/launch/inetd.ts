@@ -8,9 +8,9 @@ import { becomeServiceUser } from "../process-setup.ts";
 import { ProcFileRegistry, procDirectory } from "../proc-registry.ts";
 import { runStandalone } from "../standalone.ts";
 import { runStdio } from "../stdio.ts";
-import type { Session } from "../../pop3/session.ts";
 import { isListeningSocket } from "../../sys/libc.ts";
-import { EX_TEMPFAIL, EX_USAGE, complain, fdIsSocket, type Launch } from "./startup.ts";
+import { EX_USAGE, complain, fdIsSocket, type Launch } from "./startup.ts";
+import { oneSessionOptions } from "./one-session.ts";
 
 export async function runInetdMode(l: Launch): Promise<number> {
   if (!becomeServiceUser(l.cfg.str("pop3_run_as")!, l.log)) {
@@ -36,23 +36,5 @@ export async function runInetdMode(l: Launch): Promise<number> {
     });
   }
 
-  // one session: SIGTERM ends it without committing and exits 75 (pop3d.c: shut_down)
-  let current: Session | undefined;
-  l.signals.onTerminate(() => {
-    l.log.notice("graceful shutdown");
-    current?.shutdown();
-    // at once, as shut_down does: a client that does not read cannot keep the process alive
-    setImmediate(() => process.exit(EX_TEMPFAIL));
-  });
-  return runStdio({
-    deps,
-    log: l.log,
-    tls: l.tls,
-    implicitTls: l.cli.implicitTls,
-    haproxy: l.cli.haproxy,
-    track: (s: Session | undefined) => {
-      current = s;
-      if (s) setTimeout(routeThroughTslog, 0);
-    },
-  });
+  return runStdio(oneSessionOptions(l, deps));
 }

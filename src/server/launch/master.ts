@@ -4,12 +4,12 @@
  * CONNECTION_MULTI). See docs/launch-modes.md.
  */
 import { routeThroughTslog } from "../../log/logger.ts";
-import type { Session } from "../../pop3/session.ts";
 import { EX_OSERR, MasterService, checkListenFd } from "../master-service.ts";
 import { MultiMasterService } from "../master-multi.ts";
 import { becomeServiceUser } from "../process-setup.ts";
 import { MAX_PROC_SLOTS, ProcFileRegistry, procDirectory } from "../proc-registry.ts";
-import { EX_TEMPFAIL, EX_USAGE, complain, type Launch } from "./startup.ts";
+import { EX_USAGE, complain, type Launch } from "./startup.ts";
+import { oneSessionOptions } from "./one-session.ts";
 
 export async function runMasterMode(l: Launch): Promise<number> {
   if (!becomeServiceUser(l.cfg.str("pop3_run_as")!, l.log)) {
@@ -40,31 +40,13 @@ export async function runMasterMode(l: Launch): Promise<number> {
     return multi.run();
   }
 
-  // SIGTERM/SIGINT/SIGQUIT end the session without committing and exit 75 (pop3d.c: shut_down)
-  let current: Session | undefined;
-  l.signals.onTerminate(() => {
-    l.log.notice("graceful shutdown");
-    current?.shutdown();
-    // at once, as shut_down does: a client that does not read cannot keep the process alive
-    setImmediate(() => process.exit(EX_TEMPFAIL));
-  });
   const master = new MasterService({
     service: l.service,
     id: process.env.CYRUS_ID!,
     configDirectory: l.configDirectory,
     maxUses: l.cli.maxUses,
     reuseTimeout: l.cli.reuseTimeout,
-    session: {
-      deps,
-      log: l.log,
-      tls: l.tls,
-      implicitTls: l.cli.implicitTls,
-      haproxy: l.cli.haproxy,
-      track: (s: Session | undefined) => {
-        current = s;
-        if (s) setTimeout(routeThroughTslog, 0);
-      },
-    },
+    session: oneSessionOptions(l, deps),
     log: l.log,
   });
   l.signals.onHangup(() => master.onHangup());

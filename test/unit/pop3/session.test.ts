@@ -7,57 +7,14 @@
  * passdb and the memory store never wait on I/O), so a timer — even a 1 ms idle timer — cannot fire
  * before those commands are answered. No test measures time.
  */
-import { afterAll, describe, expect, jest, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { describe, expect, jest, test } from "bun:test";
 import { Session } from "../../../src/pop3/session.ts";
 import type { SessionIO } from "../../../src/pop3/session-io.ts";
 import type { SessionSettings } from "../../../src/pop3/settings.ts";
 import type { PasswordDb } from "../../../src/auth/passdb/passdb.ts";
 import { silentLog } from "../../../src/log/log.ts";
-import { defaultSaslSettings } from "../../../src/auth/sasl/sasl-config.ts";
+import { TEN_MINUTES_MS, testSettings } from "./session-fixture.ts";
 import { MemoryStore, type MemoryStoreOptions } from "../../support/memory-store.ts";
-
-const configDirectory = mkdtempSync(join(tmpdir(), "pop3d-session-"));
-afterAll(() => rmSync(configDirectory, { recursive: true, force: true }));
-
-/** Ten minutes, the real minimum: tests that must not time out use it and end the session themselves. */
-const TEN_MINUTES_MS = 600_000;
-
-function settings(overrides: Partial<SessionSettings> = {}): SessionSettings {
-  return {
-    service: "pop3",
-    servername: "pop.test",
-    sessionIdPrefix: "pop.test",
-    serverinfo: "on",
-    allowApop: true,
-    allowPlaintext: true,
-    allowAnonymous: false,
-    tlsRequired: false,
-    starttlsAvailable: false,
-    failedLoginPauseMs: 0,
-    plaintextLoginPauseMs: 0,
-    idleTimeoutMs: TEN_MINUTES_MS,
-    popMinPollSeconds: 0,
-    popExpireSeconds: -1,
-    uidlFormat: "cyrus",
-    canonical: { virtdomains: "off", defaultDomain: "", toLower: true, popSubfolders: false },
-    readOnly: false,
-    externalSsf: 0,
-    mechList: undefined,
-    admins: new Set(),
-    proxyServers: new Set(),
-    chatty: false,
-    sasl: defaultSaslSettings(),
-    configDirectory,
-    shutdownFiles: [],
-    telemetryBySessionId: false,
-    maxLoginsPerHost: 0,
-    maxLoginsPerUser: 0,
-    ...overrides,
-  };
-}
 
 class FakeIO implements SessionIO {
   readonly clientHost = "[192.0.2.7]";
@@ -113,7 +70,7 @@ const SIZES = MESSAGES.map(wireSize);
 function harness(over: Partial<SessionSettings> = {}, storeOptions: MemoryStoreOptions = {}, store?: MemoryStore) {
   const io = new FakeIO();
   const mailStore = store ?? new MemoryStore({ alice: { uidValidity: 1700000000, messages: [...MESSAGES] } }, storeOptions);
-  const session = new Session(io, { settings: settings(over), store: mailStore, passdb, log: silentLog });
+  const session = new Session(io, { settings: testSettings(over), store: mailStore, passdb, log: silentLog });
   const done = session.start();
   return { io, store: mailStore, session, done };
 }
