@@ -75,3 +75,14 @@ export const CLIENT_NAME_LOOKUP_MS = 2000;
 /** A TLS handshake (pop3s, or after STLS) that has not completed within this is dropped, as
  *  Cyrus's tls_start_servertls does with its fixed 180 s timeout. */
 export const TLS_HANDSHAKE_SECONDS = 180;
+
+/** Commands a session runs back to back before it lets the rest of the process run (a macrotask:
+ *  other sessions' I/O, timers, new connections). The kernel accepts megabytes of small answers on
+ *  loopback before it reports backpressure, so without this one client pipelining STAT without
+ *  reading would hold a multi-session process for seconds. 100 commands are well under a ms. */
+export const COMMANDS_PER_TURN = 100;
+
+/** Answer bytes a session hands to the transport before it lets the rest of the process run, for
+ *  the same reason: a big listing (LIST, UIDL) or many pipelined answers to a client whose kernel
+ *  buffers take everything would otherwise be written in one go. */
+export const OUTPUT_BYTES_PER_TURN = 64 * 1024;

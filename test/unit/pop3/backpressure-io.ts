@@ -75,7 +75,10 @@ export class BackpressureIO implements SessionIO {
   }
 }
 
-/** Let promise continuations run (never waits on a timer). */
-export async function settle(rounds = 200): Promise<void> {
-  for (let i = 0; i < rounds; i++) await Promise.resolve();
+/**
+ * Let the session run as far as it can now: promise continuations, and the macrotasks it yields
+ * with between turns (COMMANDS_PER_TURN), as the event loop would run them. Never waits on a timer.
+ */
+export async function settle(rounds = 50): Promise<void> {
+  for (let i = 0; i < rounds; i++) await new Promise<void>((resolve) => setImmediate(resolve));
 }
