@@ -86,3 +86,15 @@ export const COMMANDS_PER_TURN = 100;
  *  the same reason: a big listing (LIST, UIDL) or many pipelined answers to a client whose kernel
  *  buffers take everything would otherwise be written in one go. */
 export const OUTPUT_BYTES_PER_TURN = 64 * 1024;
+
+/** Descriptors a many-sessions process keeps free below RLIMIT_NOFILE for what its sessions open
+ *  besides their socket (mail files, locks, the log socket) and for the moment a connection it
+ *  refuses is open. Live connections stop at the limit minus this, so accept(2) never fails with
+ *  EMFILE (a listener that stays readable while accept fails spins the CPU, and its clients wait
+ *  in the backlog with no answer). */
+export const DESCRIPTOR_RESERVE = 64;
+
+/** A process at its descriptor budget answers new connections with an -ERR and closes them; it
+ *  listens for them only once they have waited this long, so a sibling worker with room (they
+ *  share one listening socket) takes them first, and a flood costs one accept burst per interval. */
+export const FULL_PROCESS_REFUSAL_DELAY_MS = 100;

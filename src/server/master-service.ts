@@ -12,6 +12,7 @@ import { exitCodeFor } from "../pop3/session-io.ts";
 import { acceptConnection, closeFd, errnoName, fcntlSetLock, isListeningSocket, pollReadable, setNonBlocking, EAGAIN, EINTR } from "../sys/libc.ts";
 import { fcntlLockWait } from "../sys/file-lock.ts";
 import { serveFd, type FdSessionOptions } from "./fd-session.ts";
+import { FULL_REFUSAL } from "./refuse-when-full.ts";
 
 export const STATUS_FD = 3;
 export const LISTEN_FD = 4;
@@ -216,15 +217,22 @@ export class MasterService {
   }
 
   /**
-   * Out of descriptors (EMFILE/ENFILE): give up the spare one, accept the waiting client and close
-   * it at once (it sees the connection end instead of waiting in the backlog), then take the spare
-   * back. Without this, poll reports the listener readable forever and the loop spins.
+   * Out of descriptors (EMFILE/ENFILE): give up the spare one, accept the waiting client, answer
+   * it with the -ERR of refuse-when-full.ts and close it (it learns why instead of waiting in the
+   * backlog), then take the spare back. Without this, poll reports the listener readable forever and the loop spins.
    */
   private refuseWithSpareFd(code: number): void {
     if (this.spareFd >= 0) {
       closeSync(this.spareFd);
       const fd = acceptConnection(LISTEN_FD);
-      if (fd >= 0) closeFd(fd);
+      if (fd >= 0) {
+        try {
+          writeSync(fd, FULL_REFUSAL);
+        } catch {
+          // the client is gone already; closing is all that is left
+        }
+        closeFd(fd);
+      }
       this.spareFd = openSpare();
     }
     const now = Date.now();

@@ -3,13 +3,12 @@
  * listens on a duplicate of the fd, and stopping closes only the duplicate (Bun's listener.stop()
  * closes the fd it was given). Closing it inside Bun's open handler ends Bun's accept loop before
  * the next accept, so a stop takes effect at once. Used where a process must take no more
- * connections for a while: a full master(8) process, and any process near its descriptor limit.
+ * connections for a while: a full master(8) process, and a process at its descriptor budget
+ * between two bursts of refusals (standalone.ts).
  */
 import type { SocketHandler, SocketListener } from "bun";
 import { closeFd, descriptorLimit, duplicateFd, errnoName } from "../sys/libc.ts";
-
-/** Descriptors kept free for what sessions open besides their socket (mail files, locks, logs). */
-export const DESCRIPTOR_RESERVE = 64;
+import { DESCRIPTOR_RESERVE } from "../limits.ts";
 
 /**
  * How many connections a process may hold before it must stop accepting: beyond this, accept(2)

@@ -11,10 +11,11 @@ import type { Session, SessionDeps } from "../pop3/session.ts";
 import type { Log } from "../log/log.ts";
 import { manySessionDeps, sessionHandlers, type SessionStarter, type SocketData } from "./socket-session.ts";
 import type { TlsSettings } from "./tls.ts";
-import { GRACEFUL_STOP_SECONDS } from "../limits.ts";
+import { FULL_PROCESS_REFUSAL_DELAY_MS, GRACEFUL_STOP_SECONDS } from "../limits.ts";
 import { listenTcp } from "../sys/libc.ts";
 import { PausableListener, connectionBudget } from "./pausable-listener.ts";
 import type { ProcessSignals } from "./signals.ts";
+import { refuseWhenFull } from "./refuse-when-full.ts";
 
 export interface ListenAddress {
   hostname: string;
@@ -87,43 +88,56 @@ export async function runStandalone(options: StandaloneOptions): Promise<number>
     closed: (s) => {
       if (s) sessions.delete(s);
       connections--;
-      if (connections === budget - 1) fitBudget();
+      if (connections === budget - 1 && refusals > 0) {
+        options.log.notice(`below the descriptor limit again; ${refusals} connection(s) were refused meanwhile`);
+        refusals = 0;
+        listenForAll();
+      }
       armIdleTimer();
     },
     failed: (reason, host) => options.log.notice(reason.includes(host) ? reason : `${reason} (${host})`),
   });
 
-  // descriptors: stop accepting before accept(2) could fail with EMFILE and spin the loop
+  // descriptors: at the budget, new connections are answered -ERR and closed (refuse-when-full.ts),
+  // so accept(2) never fails with EMFILE and no client waits in the backlog without an answer
   const budget = connectionBudget();
   const listeners: Listening[] = [];
   const pausable = (): PausableListener<SocketData>[] => listeners.flatMap((l) => (l.kind === "pausable" ? [l.listener] : []));
   let stopping = false;
-  const fitBudget = () => {
+  let refusals = 0;
+  let pacing: ReturnType<typeof setTimeout> | undefined;
+  const listenForAll = () => {
+    if (pacing) clearTimeout(pacing);
+    pacing = undefined;
     if (stopping) return;
-    if (connections >= budget) {
-      if (pausable().some((l) => l.listening)) {
-        options.log.warning(`${connections} connections: at the descriptor limit, no new connection until one ends`);
-      }
+    for (const l of pausable()) l.resume();
+  };
+  const refused = () => {
+    if (refusals++ === 0) options.log.warning(`${connections} connections: at the descriptor limit, refusing new connections until one ends`);
+    if (pacing) return;
+    // after this accept burst, listen again only for connections no sibling with room has taken
+    pacing = setTimeout(() => {
       for (const l of pausable()) l.pause();
-    } else {
-      for (const l of pausable()) l.resume();
-    }
+      pacing = setTimeout(listenForAll, FULL_PROCESS_REFUSAL_DELAY_MS);
+    }, 0);
   };
 
   const handlersFor = (address: ListenAddress) => {
     if (address.tls && !options.tls()) throw new Error("pop3s: required TLS options not present (tls_server_cert, tls_server_key)");
     const handlers = sessionHandlers(starterFor(address));
     const open = handlers.open!;
-    return {
-      ...handlers,
-      open: (s: Parameters<typeof open>[0]) => {
-        connections++;
-        if (idleTimer) clearTimeout(idleTimer);
-        idleTimer = undefined;
-        if (connections >= budget) fitBudget();
-        return open(s);
+    return refuseWhenFull<SocketData>(
+      {
+        ...handlers,
+        open: (s: Parameters<typeof open>[0]) => {
+          connections++;
+          if (idleTimer) clearTimeout(idleTimer);
+          idleTimer = undefined;
+          return open(s);
+        },
       },
-    };
+      { full: () => connections >= budget, tls: address.tls === true, refused },
+    );
   };
 
   for (const address of options.listen) {
