@@ -4,7 +4,7 @@ import { DEFAULT_CONFIG_PATH, describeOptions } from "./config/index.ts";
 import { checkConfig } from "./check-config/index.ts";
 import { IMPLEMENTATION, versionText } from "./version.ts";
 import { log, installSink } from "./log/logger.ts";
-import { syslogSink } from "./log/syslog.ts";
+import { earlySyslogSocket, syslogSink } from "./log/syslog.ts";
 import { ProcessSignals } from "./server/signals.ts";
 import { EX_SOFTWARE, EX_USAGE, fdIsSocket, startUp, type Launch, type Mode } from "./server/launch/startup.ts";
 import { runMasterMode } from "./server/launch/master.ts";
@@ -30,7 +30,7 @@ async function main(argv: string[]): Promise<number> {
     if (!(error instanceof UsageError)) throw error;
     // before the config is read, Cyrus syslogs under the program's name
     if (process.env.CYRUS_SERVICE !== undefined || fdIsSocket(0)) {
-      installSink(syslogSink({ ident: process.env.CYRUS_SERVICE ?? "pop3d", facility: undefined, socketPath: "/dev/log" }));
+      installSink(syslogSink({ ident: process.env.CYRUS_SERVICE ?? "pop3d", facility: undefined, socketPath: earlySyslogSocket() }));
     }
     log.err(error.message);
     if (!fdIsSocket(2)) process.stderr.write(`pop3d: ${error.message}\n${USAGE}\n`);

@@ -43,6 +43,22 @@ export function formatSyslogLine(facility: number, level: LogLevel, ident: strin
   return `<${facility * 8 + SEVERITY[level]}>${timestamp(now)} ${ident}[${pid}]: ${message}`;
 }
 
+/** Where syslog(3) sends its lines; the default of `pop3_syslog_socket`. */
+export const DEFAULT_SYSLOG_SOCKET = "/dev/log";
+
+/**
+ * Set in the environment: the socket for the lines logged before imapd.conf names
+ * `pop3_syslog_socket` (a usage error, a missing CYRUS_ID, an unusable imapd.conf). Unset, they go
+ * to /dev/log as Cyrus's do. For a chroot or container whose syslog socket lives elsewhere, and
+ * for tests that must see those lines whoever owns /dev/log (docs/troubleshooting.md).
+ */
+export const SYSLOG_SOCKET_ENV = "POP3D_SYSLOG_SOCKET";
+
+/** The socket for lines logged before the config is read. */
+export function earlySyslogSocket(): string {
+  return process.env[SYSLOG_SOCKET_ENV] || DEFAULT_SYSLOG_SOCKET;
+}
+
 export interface SyslogOptions {
   /** `<service>` or `<syslog_prefix>/<service>` (Cyrus's global.c:cyrus_init). */
   ident: string;

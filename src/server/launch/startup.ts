@@ -8,7 +8,7 @@ import type { CliOptions } from "../../cli.ts";
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, type Config } from "../../config/index.ts";
 import { log, installSink, installStderrSink } from "../../log/logger.ts";
 import type { Log } from "../../log/log.ts";
-import { syslogIdent, syslogSink } from "../../log/syslog.ts";
+import { earlySyslogSocket, syslogIdent, syslogSink } from "../../log/syslog.ts";
 import { buildServices, type Services } from "../services.ts";
 import { runDebugCommand } from "../process-setup.ts";
 import { loadTlsSettings, starttlsOffered, starttlsWarning, tlsConfigured, type TlsSettings } from "../tls.ts";
@@ -83,7 +83,7 @@ export function startUp(cli: CliOptions, signals: ProcessSignals): Launch | numb
   if (preliminaryMode === "master") {
     for (const name of ["CYRUS_SERVICE", "CYRUS_ID"]) {
       if (process.env[name] === undefined) {
-        installSink(syslogSink({ ident: "pop3d", facility: undefined, socketPath: "/dev/log" }));
+        installSink(syslogSink({ ident: "pop3d", facility: undefined, socketPath: earlySyslogSocket() }));
         log.err(`could not getenv(${name}); exiting`);
         return EX_SOFTWARE;
       }
@@ -97,7 +97,7 @@ export function startUp(cli: CliOptions, signals: ProcessSignals): Launch | numb
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     if (preliminaryMode === "master" || preliminaryMode === "inetd") {
-      installSink(syslogSink({ ident: service, facility: undefined, socketPath: "/dev/log" }));
+      installSink(syslogSink({ ident: service, facility: undefined, socketPath: earlySyslogSocket() }));
     }
     complain(error.message, preliminaryMode);
     return EX_CONFIG;

@@ -34,6 +34,8 @@ export interface FakeMasterOptions {
   noId?: boolean;
   /** What fd 4 is: the listener (default), or a pipe (a broken setup). */
   fd4?: "listener" | "pipe";
+  /** Extra environment for the children (e.g. POP3D_SYSLOG_SOCKET). */
+  env?: Record<string, string>;
 }
 
 export class FakeMaster {
@@ -77,7 +79,7 @@ export class FakeMaster {
       stdin: "ignore",
       stdout: "pipe",
       stderr: "pipe",
-      env: childEnv(),
+      env: childEnv(o.env),
     });
     const master = new FakeMaster(proc, collect(proc.stderr));
     FakeMaster.running.add(master);

@@ -13,7 +13,6 @@ import {
   CONNECTION,
   FakeMaster,
   UNAVAILABLE,
-  devLogReceiver,
   holdsPosixWriteLock,
   login,
   masterFixture,
@@ -21,8 +20,9 @@ import {
   quit,
   serviceAccount,
   setConfig,
-  type SyslogReceiver,
+  SyslogReceiver,
 } from "./support.ts";
+import { SYSLOG_SOCKET_ENV } from "../../../src/log/syslog.ts";
 
 // A hang guard only; no assertion measures time.
 setDefaultTimeout(60_000);
@@ -38,6 +38,17 @@ afterEach(() => FakeMaster.stopAll());
 afterAll(async () => {
   await syslog?.stop();
   cleanupAll();
+});
+
+/** A receiver of its own for the lines logged before imapd.conf is read, whoever owns /dev/log. */
+const earlyReceivers: SyslogReceiver[] = [];
+async function earlySyslog(): Promise<SyslogReceiver> {
+  const receiver = await SyslogReceiver.start(join(fx.dir, `early-syslog-${earlyReceivers.length}.sock`));
+  earlyReceivers.push(receiver);
+  return receiver;
+}
+afterAll(async () => {
+  for (const r of earlyReceivers) await r.stop();
 });
 
 const curFiles = (): string[] => readdirSync(join(fx.maildir("alice"), "cur"));
@@ -207,38 +218,24 @@ describe("signals (lib/signals.c)", () => {
 });
 
 describe("start-up errors (master/service.c:main, pop3d.c:shut_down)", () => {
-  test("CYRUS_ID missing: exit 70 and \"could not getenv(CYRUS_ID); exiting\" on /dev/log (config not read yet)", async () => {
-    const devLog = await devLogReceiver();
-    try {
-      const m = await FakeMaster.start({ args: ["-C", conf], noId: true });
-      expect(await m.exitOf()).toBe(70);
-      expect(m.statuses(m.pid)).toEqual([]);
-      if (devLog) {
-        await devLog.waitFor((l) => l.message === "could not getenv(CYRUS_ID); exiting", "the CYRUS_ID complaint", ALREADY_SENT_MS);
-      } else {
-        console.warn("service-protocol.test.ts: /dev/log belongs to a syslog daemon here; only the exit code of the CYRUS_ID check was verified");
-      }
-    } finally {
-      await devLog?.stop();
-    }
+  test("CYRUS_ID missing: exit 70 and \"could not getenv(CYRUS_ID); exiting\" on the early syslog socket (config not read yet)", async () => {
+    const early = await earlySyslog();
+    const m = await FakeMaster.start({ args: ["-C", conf], noId: true, env: { [SYSLOG_SOCKET_ENV]: early.path } });
+    expect(await m.exitOf()).toBe(70);
+    expect(m.statuses(m.pid)).toEqual([]);
+    const line = await early.waitFor((l) => l.message === "could not getenv(CYRUS_ID); exiting", "the CYRUS_ID complaint", ALREADY_SENT_MS);
+    expect(line.pid).toBe(m.pid);
   });
 
   test("\"-U30\" (option and value in one word): exit 64 and syslog \"options and arguments MUST be separated by whitespace\"", async () => {
-    const devLog = await devLogReceiver();
-    try {
-      const m = await FakeMaster.start({ args: ["-C", conf, "-U30"] });
-      expect(await m.exitOf()).toBe(64);
-      expect(m.statuses(m.pid)).toEqual([]);
-      if (devLog) {
-        // service.c syslogs this before anything else is set up, so it goes to /dev/log
-        const line = await devLog.waitFor((l) => l.message === "options and arguments MUST be separated by whitespace", "the -U30 complaint", ALREADY_SENT_MS);
-        expect(line.pid).toBe(m.pid);
-      } else {
-        console.warn("service-protocol.test.ts: /dev/log belongs to a syslog daemon here; only the exit code of -U30 was verified");
-      }
-    } finally {
-      await devLog?.stop();
-    }
+    const early = await earlySyslog();
+    const m = await FakeMaster.start({ args: ["-C", conf, "-U30"], env: { [SYSLOG_SOCKET_ENV]: early.path } });
+    expect(await m.exitOf()).toBe(64);
+    expect(m.statuses(m.pid)).toEqual([]);
+    // service.c syslogs this before anything else is set up: it goes to the socket for early lines
+    const line = await early.waitFor((l) => l.message === "options and arguments MUST be separated by whitespace", "the -U30 complaint", ALREADY_SENT_MS);
+    expect(line.pid).toBe(m.pid);
+    expect(line.ident).toBe("pop3");
   });
 
   test("an unknown option: exit 64", async () => {
@@ -247,12 +244,15 @@ describe("start-up errors (master/service.c:main, pop3d.c:shut_down)", () => {
     expect(m.statuses(m.pid)).toEqual([]);
   });
 
-  test("a bad imapd.conf: exit 78", async () => {
+  test("a bad imapd.conf: exit 78, and the complaint naming the file on the early syslog socket", async () => {
     const bad = join(fx.dir, "bad.conf");
     writeFileSync(bad, readFileSync(conf, "utf8") + "this line has no colon\n");
-    const m = await FakeMaster.start({ args: ["-C", bad] });
+    const early = await earlySyslog();
+    const m = await FakeMaster.start({ args: ["-C", bad], env: { [SYSLOG_SOCKET_ENV]: early.path } });
     expect(await m.exitOf()).toBe(78);
     expect(m.statuses(m.pid)).toEqual([]);
+    const line = await early.waitFor((l) => l.message.includes(bad), "the imapd.conf complaint", ALREADY_SENT_MS);
+    expect(line.pid).toBe(m.pid);
   });
 
   test("a missing imapd.conf: exit 78", async () => {
