@@ -98,3 +98,9 @@ export const DESCRIPTOR_RESERVE = 64;
  *  listens for them only once they have waited this long, so a sibling worker with room (they
  *  share one listening socket) takes them first, and a flood costs one accept burst per interval. */
 export const FULL_PROCESS_REFUSAL_DELAY_MS = 100;
+
+/** Answers a client's TCP socket may hold in the kernel unsent (TCP_NOTSENT_LOWAT). Without it
+ *  Linux autotunes the send buffer up to 4 MiB, and a client that pipelines without reading gets
+ *  that many bytes of small answers computed (seconds of CPU, megabytes of garbage) before the
+ *  socket pushes back. Bytes in flight are not counted, so transfers keep their speed. */
+export const KERNEL_UNSENT_BYTES = 128 * 1024;

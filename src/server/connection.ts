@@ -6,7 +6,8 @@
  */
 import type { Socket } from "bun";
 import type { SessionIO } from "../pop3/session-io.ts";
-import { CLOSE_DRAIN_DEADLINE_MS, MAX_QUEUED_OUTPUT } from "../limits.ts";
+import { CLOSE_DRAIN_DEADLINE_MS, KERNEL_UNSENT_BYTES, MAX_QUEUED_OUTPUT } from "../limits.ts";
+import { limitUnsentBytes } from "../sys/libc.ts";
 
 export class Connection implements SessionIO {
   private queue: Buffer[] = [];
@@ -34,6 +35,9 @@ export class Connection implements SessionIO {
   ) {
     this.tlsActive = tlsActive;
     if (tlsActive) this.tlsSocket = socket;
+    // backpressure after KERNEL_UNSENT_BYTES, not after the megabytes of an autotuned send buffer
+    const fd = (socket as unknown as { fd?: number }).fd;
+    if (typeof fd === "number" && fd >= 0) limitUnsentBytes(fd, KERNEL_UNSENT_BYTES);
   }
 
   startTls(): Promise<boolean> {

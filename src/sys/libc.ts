@@ -198,6 +198,20 @@ export function peerHungUp(fd: number): boolean {
   return (pollView.getInt16(6, true) & (POLLRDHUP | POLLHUP)) !== 0;
 }
 
+const IPPROTO_TCP = 6;
+const TCP_NOTSENT_LOWAT = 25;
+const optionValue = new Int32Array(1);
+
+/**
+ * TCP_NOTSENT_LOWAT (tcp(7)): the kernel takes no more writes on this socket while `bytes` or
+ * more of them are still unsent, and reports it writable again below that. Data in flight is not
+ * counted, so throughput does not suffer. False (nothing changed) when fd is not a TCP socket.
+ */
+export function limitUnsentBytes(fd: number, bytes: number): boolean {
+  optionValue[0] = bytes;
+  return libc().setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, optionValue, 4) === 0;
+}
+
 /** accept4(2) a connection as a non-blocking, close-on-exec fd; -errno on failure. */
 export function acceptConnection(listenFd: number): number {
   const fd = libc().accept4(listenFd, null, null, SOCK_NONBLOCK | SOCK_CLOEXEC);
