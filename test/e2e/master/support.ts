@@ -9,7 +9,7 @@ import { SyslogReceiver } from "./syslog-receiver.ts";
 
 export { ALREADY_SENT_MS } from "./json-lines.ts";
 export { AVAILABLE, CONNECTION, FakeMaster, UNAVAILABLE, holdsPosixWriteLock, type MasterEvent } from "./fake-master.ts";
-export { SyslogReceiver, devLogReceiver, parseSyslog, type SyslogLine } from "./syslog-receiver.ts";
+export { SyslogReceiver, parseSyslog, type SyslogLine } from "./syslog-receiver.ts";
 
 /** The account the binary serves as when the tests run as root (the harness picks it). */
 export function serviceAccount(fx: Fixture): { uid: number; gid: number } | undefined {

@@ -2,7 +2,6 @@
  * A syslog daemon stand-in (syslog_receiver.py) on a unix datagram socket, and the RFC 3164 line
  * format libc's syslog(3) and our binary send: `<PRI>Mmm dd hh:mm:ss ident[pid]: message`.
  */
-import { existsSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { childEnv, collect, ownProcess, waitFor } from "../../support/harness.ts";
 import { WAIT_LIMIT_MS, jsonLines } from "./json-lines.ts";
@@ -87,25 +86,5 @@ export class SyslogReceiver {
     if (this.finished) return;
     void this.proc.stdin.end();
     await this.proc.exited;
-  }
-}
-
-/** A receiver at /dev/log for lines logged before imapd.conf is read; undefined if a syslog daemon owns it. */
-export async function devLogReceiver(): Promise<SyslogReceiver | undefined> {
-  const path = "/dev/log";
-  if (existsSync(path)) {
-    // a socket left by a receiver that died refuses connections; a live daemon's accepts them
-    const probe = Bun.spawnSync(["python3", "-c", `import socket; socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).connect(${JSON.stringify(path)})`]);
-    if (probe.exitCode === 0) return undefined;
-    try {
-      unlinkSync(path);
-    } catch {
-      return undefined;
-    }
-  }
-  try {
-    return await SyslogReceiver.start(path);
-  } catch {
-    return undefined;
   }
 }
