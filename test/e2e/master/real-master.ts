@@ -85,7 +85,13 @@ export const gone = (pid: number): boolean => !existsSync(`/proc/${pid}`);
  * `service` is the SERVICES line after `pop3 cmd="<binary> -C <conf>` — e.g. `-U 3" prefork=1`;
  * the listen address is filled in.
  */
-export async function startRealMaster(fx: Fixture, port: number, service: { args: string; prefork: number; extra?: string }): Promise<RealMaster> {
+export async function startRealMaster(
+  fx: Fixture,
+  port: number,
+  service: { args: string; prefork: number; extra?: string },
+  /** RLIMIT_NOFILE for master and so for every process it forks (prlimit). */
+  nofile?: number,
+): Promise<RealMaster> {
   for (const sub of ["socket", "proc", "lock", "log", "db"]) serviceDir(fx, join(fx.dir, "conf", sub));
   const binary = join(fx.dir, "pop3d");
   copyFileSync(BINARY, binary);
@@ -110,7 +116,8 @@ export async function startRealMaster(fx: Fixture, port: number, service: { args
   const account = serviceAccount(fx)!;
   const binds = DEVICES.map((d) => `touch ${dev}/${d} && mount --bind /dev/${d} ${dev}/${d}`).join(" && ");
   const masterArgs = [MASTER_BINARY!, "-C", fx.confPath, "-M", cyrusConf, "-p", join(fx.dir, "master.pid")];
-  const script = `${binds} && mount --rbind ${dev} /dev && exec setpriv --reuid=${account.uid} --regid=${account.gid} --init-groups "$@"`;
+  const limit = nofile === undefined ? "" : `prlimit --nofile=${nofile}:${nofile} `;
+  const script = `${binds} && mount --rbind ${dev} /dev && exec ${limit}setpriv --reuid=${account.uid} --regid=${account.gid} --init-groups "$@"`;
   const proc = Bun.spawn(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", ...masterArgs], {
     stdin: "ignore",
     stdout: "pipe",
