@@ -149,16 +149,16 @@ export class UserDenyDb {
 
   private record(user: string): DenyRecord | undefined {
     let signature: string;
-    try {
-      const st = statSync(this.o.path);
-      signature = `${st.ino}:${st.size}:${st.mtimeMs}`;
-    } catch {
+    // checked before every command: a missing file (the usual case) must not cost a thrown error
+    const st = statSync(this.o.path, { throwIfNoEntry: false });
+    if (!st) {
       // no deny list at all: everybody is allowed (denydb_open fails the same way)
       this.signature = "";
       this.flat = undefined;
       this.cached.clear();
       return undefined;
     }
+    signature = `${st.ino}:${st.size}:${st.mtimeMs}`;
     if (signature !== this.signature) {
       this.signature = signature;
       this.flat = undefined;
