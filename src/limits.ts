@@ -104,3 +104,12 @@ export const FULL_PROCESS_REFUSAL_DELAY_MS = 100;
  *  that many bytes of small answers computed (seconds of CPU, megabytes of garbage) before the
  *  socket pushes back. Bytes in flight are not counted, so transfers keep their speed. */
 export const KERNEL_UNSENT_BYTES = 128 * 1024;
+
+/** A process serving many sessions gives its spare memory back (server/memory-shrinker.ts) once
+ *  it has used less than QUIET_CPU_MS of CPU over QUIET_TICK_MS: a second of a full process's
+ *  idle connections costs well under that, while any session doing work costs more. */
+export const QUIET_TICK_MS = 500;
+export const QUIET_CPU_MS = 2;
+/** ...and only when its resident size grew at least this much since it last did (a burst of
+ *  connections or logins): a process that stays small never drops its compiled code. */
+export const SHRINK_AFTER_GROWTH_BYTES = 2 * 1024 * 1024;

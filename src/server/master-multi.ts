@@ -26,6 +26,7 @@ import {
 } from "./master-service.ts";
 import { manySessionDeps, sessionHandlers, type SessionStarter, type SocketData } from "./socket-session.ts";
 import type { TlsSettings } from "./tls.ts";
+import { MemoryShrinker } from "./memory-shrinker.ts";
 import type { SessionDeps } from "../pop3/session.ts";
 
 /** sysexits.h: service.c exits EX_OSERR when accept fails for good. */
@@ -61,6 +62,8 @@ export class MultiMasterService {
   private idleTimer: ReturnType<typeof setTimeout> | undefined;
   private exit: ((code: number) => void) | undefined;
   private readonly executableChanged = executableWatcher();
+  /** Hundreds of connections arrive in bursts: what a burst leaves behind goes back once it is over. */
+  private readonly shrinker = new MemoryShrinker();
   private readonly limit: number;
   private readonly lifetimeUses: number;
 
@@ -75,6 +78,7 @@ export class MultiMasterService {
       this.exit = resolve;
       if (this.retiring) return this.finish(0);
       this.listen();
+      this.shrinker.start();
     });
   }
 
@@ -97,6 +101,7 @@ export class MultiMasterService {
   private finish(code: number): void {
     const exit = this.exit;
     this.exit = undefined;
+    this.shrinker.stop();
     // sessions that close during SIGTERM's shutdown must not turn its 75 into a clean 0
     exit?.(this.terminated ? EX_TEMPFAIL : code);
   }
