@@ -71,6 +71,11 @@ export const MAX_USERNAME_BYTES = 80;
  *  Cyrus's get_clienthost writes them). Cyrus waits for it before the greeting; we never delay the
  *  greeting and wait at most this long before the first command is run, then log "[ip]". */
 export const CLIENT_NAME_LOOKUP_MS = 2000;
+/** One answer (or its absence) names every connection from that address for this long, as nscd
+ *  would: a process taking hundreds of connections from a few addresses (a NAT, a proxy) does one
+ *  lookup instead of hundreds, each of which costs a resolver thread's work and memory. */
+export const CLIENT_NAME_CACHE_MS = 60_000;
+export const CLIENT_NAME_CACHE_ENTRIES = 1024;
 
 /** A TLS handshake (pop3s, or after STLS) that has not completed within this is dropped, as
  *  Cyrus's tls_start_servertls does with its fixed 180 s timeout. */
