@@ -21,6 +21,13 @@ export interface ShrinkerOptions {
   shrink?: () => void;
 }
 
+/** Bun.shrink() where this Bun has it (its typings call it deprecated), else a full collection. */
+function shrinkHeap(): void {
+  const shrink = (Bun as { shrink?: () => void }).shrink;
+  if (typeof shrink === "function") shrink.call(Bun);
+  else Bun.gc(true);
+}
+
 export class MemoryShrinker {
   private timer: ReturnType<typeof setInterval> | undefined;
   private lastCpu: number;
@@ -43,7 +50,7 @@ export class MemoryShrinker {
       return u.user + u.system;
     });
     this.residentBytes = o.residentBytes ?? (() => process.memoryUsage.rss());
-    this.doShrink = o.shrink ?? (() => Bun.shrink());
+    this.doShrink = o.shrink ?? shrinkHeap;
     this.lastCpu = this.cpuMicros();
   }
 
@@ -73,7 +80,11 @@ export class MemoryShrinker {
     }
     if (used >= this.quietCpuMicros) return false;
     if (this.baseline !== undefined && this.residentBytes() - this.baseline < this.growthBytes) return false;
-    this.doShrink();
+    try {
+      this.doShrink();
+    } catch {
+      // giving memory back is an optimisation: it must never take a session down
+    }
     this.measureBaseline = true;
     return true;
   }

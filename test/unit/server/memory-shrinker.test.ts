@@ -62,4 +62,20 @@ describe("MemoryShrinker", () => {
     p.resident += 1 << 20;
     expect(shrinker.tick()).toBe(false);
   });
+
+  test("a shrink that throws is swallowed and counts as done", () => {
+    const shrinker = new MemoryShrinker({
+      cpuMicros: () => 0,
+      residentBytes: () => 1 << 20,
+      shrink: () => {
+        throw new Error("no such API");
+      },
+    });
+    expect(shrinker.tick()).toBe(true);
+    expect(shrinker.tick()).toBe(false);
+  });
+
+  test("the Bun this is built with has Bun.shrink (the fallback is only a full collection)", () => {
+    expect(typeof (Bun as { shrink?: unknown }).shrink).toBe("function");
+  });
 });
