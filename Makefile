@@ -47,7 +47,7 @@ dist/build-info: FORCE node_modules/.installed
 
 $(BINARY): node_modules/.installed $(SOURCES) dist/build-info
 	@mkdir -p dist
-	$(BUN) build --compile --minify --bytecode --format=esm \
+	$(BUN) build --compile --minify --bytecode --format=esm --splitting \
 	  --define 'BUILD_VERSION="$(VERSION)"' --define 'BUILD_BUN_VERSION="$(BUN_RELEASE)"' \
 	  --define 'BUILD_COMMIT="$(COMMIT)"' $(if $(SYSLOG_FACILITY),--define 'POP3D_SYSLOG_FACILITY="$(SYSLOG_FACILITY)"') \
 	  --no-compile-autoload-dotenv --no-compile-autoload-bunfig src/main.ts --outfile $(BINARY)

@@ -1,22 +1,23 @@
 /** argv → start-up → pick the launch mode → run. Nothing else lives here. */
 import { parseCommandLine, USAGE, UsageError, type CliOptions } from "./cli.ts";
-import { DEFAULT_CONFIG_PATH, describeOptions } from "./config/index.ts";
-import { checkConfig } from "./check-config/index.ts";
+import { DEFAULT_CONFIG_PATH } from "./config/index.ts";
 import { IMPLEMENTATION, versionText } from "./version.ts";
 import { log, installSink } from "./log/logger.ts";
 import { earlySyslogSocket, syslogSink } from "./log/syslog.ts";
 import { ProcessSignals } from "./server/signals.ts";
 import { EX_SOFTWARE, EX_USAGE, fdIsSocket, startUp, type Launch, type Mode } from "./server/launch/startup.ts";
-import { runMasterMode } from "./server/launch/master.ts";
-import { runInetdMode } from "./server/launch/inetd.ts";
-import { runSystemdMode } from "./server/launch/systemd.ts";
-import { runStandaloneMode } from "./server/launch/standalone.ts";
 
-const LAUNCHERS: Record<Mode, (launch: Launch) => Promise<number>> = {
-  master: runMasterMode,
-  inetd: runInetdMode,
-  systemd: runSystemdMode,
-  standalone: runStandaloneMode,
+/*
+ * Each launch mode, --check-config and --help-config are loaded only when chosen: the binary is
+ * built with --splitting (Makefile), so a require()d module is a chunk of its own, and the code a
+ * process never runs costs it neither memory nor start-up time. A master-forked process serving
+ * one session then loads no standalone, systemd, worker or check-config code.
+ */
+const LAUNCHERS: Record<Mode, () => (launch: Launch) => Promise<number>> = {
+  master: () => (require("./server/launch/master.ts") as typeof import("./server/launch/master.ts")).runMasterMode,
+  inetd: () => (require("./server/launch/inetd.ts") as typeof import("./server/launch/inetd.ts")).runInetdMode,
+  systemd: () => (require("./server/launch/systemd.ts") as typeof import("./server/launch/systemd.ts")).runSystemdMode,
+  standalone: () => (require("./server/launch/standalone.ts") as typeof import("./server/launch/standalone.ts")).runStandaloneMode,
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -45,10 +46,12 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (cli.helpConfig) {
+    const { describeOptions } = require("./config/describe.ts") as typeof import("./config/describe.ts");
     process.stdout.write(describeOptions());
     return 0;
   }
   if (cli.checkConfig) {
+    const { checkConfig } = require("./check-config/index.ts") as typeof import("./check-config/index.ts");
     return checkConfig({
       configFile: cli.configFile ?? DEFAULT_CONFIG_PATH,
       service: cli.service ?? process.env.CYRUS_SERVICE ?? "pop3",
@@ -58,7 +61,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const launch = startUp(cli, signals);
   if (typeof launch === "number") return launch;
-  return LAUNCHERS[launch.mode](launch);
+  return LAUNCHERS[launch.mode]()(launch);
 }
 
 main(process.argv.slice(2)).then(

@@ -6,7 +6,6 @@
 import { routeThroughTslog } from "../../log/logger.ts";
 import { becomeServiceUser } from "../process-setup.ts";
 import { ProcFileRegistry, procDirectory } from "../proc-registry.ts";
-import { runStandalone } from "../standalone.ts";
 import { runStdio } from "../stdio.ts";
 import { isListeningSocket } from "../../sys/libc.ts";
 import { EX_USAGE, complain, fdIsSocket, type Launch } from "./startup.ts";
@@ -21,6 +20,8 @@ export async function runInetdMode(l: Launch): Promise<number> {
   const registry = new ProcFileRegistry(procDirectory(l.configDirectory, l.cfg.str("proc_path")), listening);
   const deps = { ...l.services, log: l.log, registry };
   if (listening) {
+    // required here, so that a `wait = no` process never loads it (see main.ts)
+    const { runStandalone } = require("../standalone.ts") as typeof import("../standalone.ts");
     return runStandalone({
       listen: [{ hostname: "", port: 0, fd: 0, tls: l.cli.implicitTls, proxy: l.cli.haproxy }],
       deps,

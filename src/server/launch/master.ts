@@ -5,7 +5,6 @@
  */
 import { routeThroughTslog } from "../../log/logger.ts";
 import { EX_OSERR, MasterService, checkListenFd } from "../master-service.ts";
-import { MultiMasterService } from "../master-multi.ts";
 import { becomeServiceUser } from "../process-setup.ts";
 import { MAX_PROC_SLOTS, ProcFileRegistry, procDirectory } from "../proc-registry.ts";
 import { EX_USAGE, complain, type Launch } from "./startup.ts";
@@ -23,6 +22,8 @@ export async function runMasterMode(l: Launch): Promise<number> {
   const deps = { ...l.services, log: l.log, registry };
 
   if (perProcess > 1) {
+    // required here, so that a one-session process never loads it (see main.ts)
+    const { MultiMasterService } = require("../master-multi.ts") as typeof import("../master-multi.ts");
     const multi = new MultiMasterService({
       sessionsPerProcess: perProcess,
       maxUses: l.cli.maxUses,
