@@ -2,7 +2,6 @@
  * What the one-session launchers (master's default, inetd `wait = no`) share: how each session is
  * served, and SIGTERM ending the session at once (pop3d.c: shut_down).
  */
-import { routeThroughTslog } from "../../log/logger.ts";
 import type { Session, SessionDeps } from "../../pop3/session.ts";
 import type { FdSessionOptions } from "../fd-session.ts";
 import { EX_TEMPFAIL, type Launch } from "./startup.ts";
@@ -23,10 +22,11 @@ export function oneSessionOptions(l: Launch, deps: SessionDeps): FdSessionOption
     tls: l.tls,
     implicitTls: l.cli.implicitTls,
     haproxy: l.cli.haproxy,
+    // tslog is not put in front of syslog here (multi-session modes do, log/logger.ts): in front
+    // of the syslog transport it changes no line, and loading it would cost every one-session
+    // process memory and CPU after its greeting
     track: (s: Session | undefined) => {
       current = s;
-      // the greeting is on its way: now tslog may load (see log/logger.ts)
-      if (s) setTimeout(routeThroughTslog, 0);
     },
   };
 }
