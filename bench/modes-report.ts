@@ -152,7 +152,7 @@ export function hostileTable(all: AllFigures, order: ModeId[]): string {
       rows.push([
         m.spec.label,
         `non-reader pipelining ${variant}`,
-        `${fmt(pick.pipe(m, variant, (r) => r.growthPerClientKb))} kB per client at the peak (${fmt(pick.pipe(m, variant, (r) => r.settledGrowthPerClientKb))} at the end)`,
+        `${fmt(pick.pipe(m, variant, (r) => r.growthPerClientKb))} kB per client at the peak (${fmt(pick.pipe(m, variant, (r) => r.settledGrowthPerClientKb))} at the end, ${fmt(pick.pipe(m, variant, (r) => r.heldGrowthPerClientKb ?? NaN))} held)`,
         "≤ 256 kB",
         `${fmt(within, 1)} % of others' greetings ≤ 100 ms (p99 ${fmt(pick.pipe(m, variant, (r) => r.greetingP99Ms), 1)} ms; ${fmt(
           pick.pipe(m, variant, (r) => (100 * r.beforeWithin100ms) / Math.max(r.beforeGreetings, 1)),

@@ -138,7 +138,7 @@ async function measureHostile(env: ModesEnv, id: ModeId, programs: Programs, m: 
       const out: PipeliningRun[] = [];
       for (const variant of ["CAPA before login", "STAT after login"] as const) {
         for (let r = 0; r < PLAN.runs; r++) {
-          const run = await withService(env, spec, programs, {}, (svc) => measurePipelining(svc, variant, users.idle, { hostile: HOSTILE_CLIENTS, seconds: PLAN.hostileSeconds }));
+          const run = await withService(env, spec, programs, {}, (svc) => measurePipelining(svc, variant, users.idle, { hostile: HOSTILE_CLIENTS, seconds: PLAN.hostileSeconds, warmUsers: users.load }));
           log(describePipelining(run));
           out.push(run);
         }

@@ -3,10 +3,18 @@
  * (STAT). The figure is how much the service's memory grows per such client (summed PSS, peak
  * during the attack minus before it), and whether the other clients still get their greeting
  * within 100 ms meanwhile (13 of them, each connecting again and again).
+ *
+ * The baseline is taken on a warm service, as a production server is: first WARM_SESSIONS full
+ * sessions of the load shape (login, STAT, UIDL, RETR of every message, QUIT; bench/loadgen.ts),
+ * then the other clients for a few seconds. Otherwise the growth is mostly the service's one-time
+ * cost of running its first sessions at all (compiled code, heap growth), not the hostile clients'.
+ * Besides the peak and the end of the attack, "held" is the growth once the hostile clients have
+ * stopped sending but stay connected and the service has been idle for HOLD_IDLE_MS: what the
+ * server really keeps for them.
  */
 import type { Socket } from "bun";
 import { withTimeout } from "../connections.ts";
-import type { Credentials } from "../loadgen.ts";
+import { runSession, type Credentials } from "../loadgen.ts";
 import type { Service } from "../modes.ts";
 import { sumPss } from "../proc-tree.ts";
 import { timeToFirstLine } from "../scenarios/stdio-greeting.ts";
@@ -20,6 +28,13 @@ const PIPELINE_BLOCK = 64 * 1024;
 const SAMPLE_EVERY_MS = 200;
 /** Between one other client's connections: 13 clients then open ~60 connections a second. */
 const OTHER_PAUSE_MS = 200;
+/** Full load-shape sessions before the baseline, WARM_CONCURRENCY at a time. */
+const WARM_SESSIONS = 24;
+const WARM_CONCURRENCY = 4;
+/** The other clients alone before the baseline. */
+const WARM_OTHERS_MS = 3_000;
+/** After the attack: the service idle this long (no other clients, hostile ones connected and silent) before "held" is read. */
+const HOLD_IDLE_MS = 4_000;
 
 export interface PipeliningRun {
   variant: "CAPA before login" | "STAT after login";
@@ -29,8 +44,10 @@ export interface PipeliningRun {
   pssBeforeKb: number;
   pssPeakKb: number;
   growthPerClientKb: number;
-  /** At the end of the attack, the clients still connected: what stays. */
+  /** At the end of the attack, the clients still connected. */
   settledGrowthPerClientKb: number;
+  /** Hostile clients silent but connected, the service idle for HOLD_IDLE_MS: what it keeps for them. */
+  heldGrowthPerClientKb: number;
   greetings: number;
   greetingsWithin100ms: number;
   greetingP99Ms: number;
@@ -106,13 +123,23 @@ class NonReader {
   }
 }
 
+/** A warm service: full sessions of the load shape, a few at a time. */
+async function warmUp(svc: Service, users: Credentials[]): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < WARM_SESSIONS; i = next++) await runSession("127.0.0.1", svc.port, users[i % users.length]!);
+  };
+  await Promise.all(Array.from({ length: WARM_CONCURRENCY }, worker));
+}
+
 export async function measurePipelining(
   svc: Service,
   variant: PipeliningRun["variant"],
   users: Credentials[],
-  opts: { hostile: number; seconds: number },
+  opts: { hostile: number; seconds: number; warmUsers: Credentials[] },
 ): Promise<PipeliningRun> {
-  // the other clients first, so processes they need exist before the baseline reading
+  await warmUp(svc, opts.warmUsers);
+  // the other clients next, so processes they need exist before the baseline reading
   let others = true;
   const greetMs: number[] = [];
   let otherFailures = 0;
@@ -127,7 +154,7 @@ export async function measurePipelining(
     }
   };
   const otherLoops = Array.from({ length: OTHER_CLIENTS }, other);
-  await Bun.sleep(1_000);
+  await Bun.sleep(WARM_OTHERS_MS);
   greetMs.length = 0;
   otherFailures = 0;
   await Bun.sleep(1_000);
@@ -138,6 +165,7 @@ export async function measurePipelining(
   const pssBeforeKb = sumPss(svc.servicePids()).totalKb;
   let pssPeakKb = pssBeforeKb;
   let pssEndKb = pssBeforeKb;
+  let pssHeldKb = pssBeforeKb;
   const sampler = setInterval(() => (pssPeakKb = Math.max(pssPeakKb, sumPss(svc.servicePids()).totalKb)), SAMPLE_EVERY_MS);
   const after = variant === "STAT after login";
   const hostile: NonReader[] = [];
@@ -149,6 +177,11 @@ export async function measurePipelining(
     await Promise.all(floods);
     pssEndKb = sumPss(svc.servicePids()).totalKb;
     pssPeakKb = Math.max(pssPeakKb, pssEndKb);
+    clearInterval(sampler);
+    others = false;
+    await Promise.all(otherLoops);
+    await Bun.sleep(HOLD_IDLE_MS);
+    pssHeldKb = sumPss(svc.servicePids()).totalKb;
   } finally {
     clearInterval(sampler);
     others = false;
@@ -164,6 +197,7 @@ export async function measurePipelining(
     pssPeakKb,
     growthPerClientKb: (pssPeakKb - pssBeforeKb) / opts.hostile,
     settledGrowthPerClientKb: (pssEndKb - pssBeforeKb) / opts.hostile,
+    heldGrowthPerClientKb: (pssHeldKb - pssBeforeKb) / opts.hostile,
     greetings: sorted.length,
     greetingsWithin100ms: sorted.filter((ms) => ms <= GREETING_BOUND_MS).length,
     greetingP99Ms: percentile(sorted, 99),
@@ -177,6 +211,6 @@ export async function measurePipelining(
 export function describePipelining(r: PipeliningRun): string {
   return (
     `   ${r.variant}: ${r.hostile} non-readers pushed ${(r.bytesSent / 1e6).toFixed(1)} MB; service PSS ${(r.pssBeforeKb / 1024).toFixed(1)} → peak ${(r.pssPeakKb / 1024).toFixed(1)} MB ` +
-    `(+${r.growthPerClientKb.toFixed(0)} kB per client at the peak, +${r.settledGrowthPerClientKb.toFixed(0)} kB at the end); others: ${r.greetingsWithin100ms}/${r.greetings + r.otherFailures} greetings ≤ 100 ms, p99 ${r.greetingP99Ms.toFixed(1)} ms, max ${r.greetingMaxMs.toFixed(0)} ms, ${r.otherFailures} failed (before the attack: ${r.beforeWithin100ms}/${r.beforeGreetings} ≤ 100 ms)`
+    `(+${r.growthPerClientKb.toFixed(0)} kB per client at the peak, +${r.settledGrowthPerClientKb.toFixed(0)} kB at the end, +${r.heldGrowthPerClientKb.toFixed(0)} kB held after ${HOLD_IDLE_MS / 1000} s idle); others: ${r.greetingsWithin100ms}/${r.greetings + r.otherFailures} greetings ≤ 100 ms, p99 ${r.greetingP99Ms.toFixed(1)} ms, max ${r.greetingMaxMs.toFixed(0)} ms, ${r.otherFailures} failed (before the attack: ${r.beforeWithin100ms}/${r.beforeGreetings} ≤ 100 ms)`
   );
 }
