@@ -70,7 +70,9 @@ export class LineReader {
       this.searched = available;
       return null;
     }
-    const line = Buffer.from(this.buf.subarray(this.head, this.head + cut));
+    // one copy, no view object in between: a pipelined command's line is its only garbage here
+    const line = Buffer.allocUnsafe(cut);
+    this.buf.copy(line, 0, this.head, this.head + cut);
     this.head += cut;
     this.searched = 0;
     if (this.head === this.tail) {
@@ -79,6 +81,21 @@ export class LineReader {
       if (this.buf.length > KEEP_CAPACITY) this.buf = Buffer.allocUnsafe(0);
     }
     return line;
+  }
+
+  /**
+   * Keep only what is pending, in a buffer of exactly that size: a client whose input is paused
+   * (it does not read its answers) then holds its unread commands, not the slack and the consumed
+   * head of the buffer they arrived in.
+   */
+  trim(): void {
+    const pending = this.tail - this.head;
+    if (this.buf.length - pending < INITIAL_CAPACITY) return;
+    const next = Buffer.allocUnsafeSlow(pending);
+    this.buf.copy(next, 0, this.head, this.tail);
+    this.buf = next;
+    this.head = 0;
+    this.tail = pending;
   }
 
   private makeRoom(incoming: number): void {

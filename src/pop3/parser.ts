@@ -33,17 +33,53 @@ export function bytesToText(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("latin1");
 }
 
+/**
+ * The keywords pop3d knows (RFC 1939, RFC 2449, RFC 2595, RFC 5034), as shared strings, so a
+ * pipelined command costs no keyword string, and one without argument no Command object either.
+ */
+const KEYWORDS = ["user", "pass", "apop", "auth", "stat", "list", "uidl", "retr", "top", "dele", "noop", "rset", "quit", "capa", "stls"];
+const keywordByCode = new Map<number, string>(KEYWORDS.map((k) => [keywordCode(Buffer.from(k, "latin1"), k.length), k]));
+const bareCommands = new Map<string, Command>(KEYWORDS.map((k) => [k, Object.freeze({ keyword: k, argument: undefined, emptyArgument: false })]));
+
+/** The first `length` bytes (at most 6) lowercased into one number; -1 if any is not an ASCII letter. */
+function keywordCode(bytes: Uint8Array, length: number): number {
+  if (length === 0 || length > 6) return -1;
+  let code = 0;
+  for (let i = 0; i < length; i++) {
+    let b = bytes[i]!;
+    if (b >= 65 && b <= 90) b += 32;
+    else if (b < 97 || b > 122) return -1;
+    code = code * 256 + b;
+  }
+  return code;
+}
+
+/** bytes[start, end) as latin1 text, without a view object when it is a Buffer. */
+function latin1(bytes: Uint8Array, start: number, end: number): string {
+  if (bytes instanceof Buffer) return bytes.toString("latin1", start, end);
+  return bytesToText(bytes.subarray(start, end));
+}
+
 export function parseCommand(line: Uint8Array): Command {
-  const content = lineContent(line);
+  // lineContent's rules, as indices: one LF, then one CR, then cut at the first NUL
+  let end = line.length;
+  if (end > 0 && line[end - 1] === 10) end--;
+  if (end > 0 && line[end - 1] === 13) end--;
+  for (let i = 0; i < end; i++) {
+    if (line[i] === 0) {
+      end = i;
+      break;
+    }
+  }
   let k = 0;
-  while (k < content.length && !isSpace(content[k]!)) k++;
-  const keyword = bytesToText(content.subarray(0, k)).toLowerCase();
-  if (k === content.length) return { keyword, argument: undefined, emptyArgument: false };
+  while (k < end && !isSpace(line[k]!)) k++;
+  const keyword = keywordByCode.get(keywordCode(line, k)) ?? latin1(line, 0, k).toLowerCase();
+  if (k === end) return bareCommands.get(keyword) ?? { keyword, argument: undefined, emptyArgument: false };
   let a = k + 1;
   if (keyword !== "pass") {
-    while (a < content.length && isSpace(content[a]!)) a++;
+    while (a < end && isSpace(line[a]!)) a++;
   }
-  const argument = bytesToText(content.subarray(a));
+  const argument = latin1(line, a, end);
   return { keyword, argument, emptyArgument: argument.length === 0 };
 }
 

@@ -201,8 +201,11 @@ export class Session implements SessionContext {
 
   flush(): boolean {
     if (this.corkBytes === 0) return !this.outputHeld;
-    const data = Buffer.from(this.cork.join(""), "latin1");
-    this.cork = [];
+    // the pieces straight into one buffer: no joined string in between
+    const data = Buffer.allocUnsafe(this.corkBytes);
+    let at = 0;
+    for (const piece of this.cork) at += data.write(piece, at, "latin1");
+    this.cork.length = 0;
     this.corkBytes = 0;
     if (this.isOver) return true;
     this.telemetry?.record("out", data);
@@ -247,7 +250,7 @@ export class Session implements SessionContext {
           this.finish("fatal");
           return null;
         }
-        this.pauseInput();
+        this.holdInput();
         await this.outputDrained();
         continue;
       }
@@ -263,7 +266,7 @@ export class Session implements SessionContext {
       if (this.reader.atEnd) return null;
       // everything answered so far goes out, and is sent, before we wait for more input
       if (!this.flush()) {
-        this.pauseInput();
+        this.holdInput();
         await this.outputDrained();
         continue;
       }
@@ -326,6 +329,12 @@ export class Session implements SessionContext {
     if (this.inputPaused) return;
     this.inputPaused = true;
     this.io.pauseInput();
+  }
+
+  /** The client is not reading its answers: no more input, and what is buffered kept compactly. */
+  private holdInput(): void {
+    this.pauseInput();
+    this.reader.trim();
   }
 
   private resumeInput(): void {
@@ -415,7 +424,7 @@ export class Session implements SessionContext {
     try {
       for (;;) {
         // as in Cyrus, the proc entry is written before the pending output (the greeting) is flushed
-        this.updateRegistry();
+        if (this.registry) this.updateRegistry();
         const notice = checkShutdownFiles(this.settings.shutdownFiles) ?? this.denyNotice();
         if (notice !== undefined) {
           this.reject(notice);

@@ -1,11 +1,11 @@
 /** Commands valid in every state (RFC 2449 CAPA, RFC 1939 QUIT). */
 import type { AnyStateHandler } from "../session-context.ts";
 import { E, R } from "../responses.ts";
-import { capabilityLines } from "./capa.ts";
+import { capabilitiesNow } from "./capa.ts";
 
 const capa: AnyStateHandler = (session, { argument }) => {
   if (argument !== undefined) return session.reject(E.extraArgument);
-  for (const line of capabilityLines(session)) session.send(line);
+  for (const line of capabilitiesNow(session)) session.send(line);
   // Cyrus flushes CAPA at once (pop3d.c:cmd_capa)
   session.flush();
 };

@@ -5,6 +5,25 @@ import { R } from "../responses.ts";
 import { IMPLEMENTATION } from "../../version.ts";
 import { availableMechanisms } from "./mechanisms.ts";
 
+/** Per session, the last CAPA answer and what it depended on that can change within a session. */
+const lastCapa = new WeakMap<SessionContext, { key: number; lines: readonly string[] }>();
+
+/**
+ * capabilityLines, reused while the session's TLS and login state are what they were: a client
+ * pipelining CAPA gets the same lines without them being built again. Settings, the transport's
+ * STLS ability and a TLS socket's properties do not change within a session.
+ */
+export function capabilitiesNow(session: SessionContext): readonly string[] {
+  const state = session.state;
+  const loggedIn = state.kind === "transaction";
+  const key = (loggedIn ? 1 : 0) | (loggedIn && state.login.viaSasl ? 2 : 0) | (session.tlsActive ? 4 : 0);
+  const last = lastCapa.get(session);
+  if (last?.key === key) return last.lines;
+  const lines = capabilityLines(session);
+  lastCapa.set(session, { key, lines });
+  return lines;
+}
+
 export function capabilityLines(session: SessionContext): string[] {
   const s = session.settings;
   const state = session.state;

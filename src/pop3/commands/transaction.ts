@@ -39,8 +39,15 @@ const stat: TransactionHandler = (session, tx, { argument }) => {
     octets += messages[i]!.size;
   }
   // pop3d.c:cmd_stat: Cyrus's total is a 32-bit unsigned that wraps above 4 GiB
-  session.send(statReply(count, octets % 0x100000000));
+  session.send(sameStatReply(count, octets % 0x100000000));
 };
+
+/** The last STAT answer, reused while it is the same: a pipelined STAT then builds no string. */
+let lastStat = { count: -1, octets: -1, reply: "" };
+function sameStatReply(count: number, octets: number): string {
+  if (lastStat.count !== count || lastStat.octets !== octets) lastStat = { count, octets, reply: statReply(count, octets) };
+  return lastStat.reply;
+}
 
 /** LIST and UIDL share their shape: one message with an argument, a listing without. */
 function listing(header: string, render: (session: SessionContext, tx: Transaction, index: number) => string): TransactionHandler {
