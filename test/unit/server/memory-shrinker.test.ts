@@ -18,6 +18,14 @@ function fakeProcess() {
   return { p, shrinker };
 }
 
+/** A fake process past its start-up shrink and the measuring tick after it: its baseline is set. */
+function settledProcess() {
+  const f = fakeProcess();
+  f.shrinker.tick();
+  f.shrinker.tick();
+  return f;
+}
+
 describe("MemoryShrinker", () => {
   test("the first quiet tick gives back what start-up left; then the size after it is the baseline", () => {
     const { p, shrinker } = fakeProcess();
@@ -30,9 +38,7 @@ describe("MemoryShrinker", () => {
   });
 
   test("a process doing work is never shrunk, however much it grew", () => {
-    const { p, shrinker } = fakeProcess();
-    shrinker.tick();
-    shrinker.tick();
+    const { p, shrinker } = settledProcess();
     p.resident += 50 << 20;
     for (let i = 0; i < 5; i++) {
       p.cpuMicros += 2_000;
@@ -45,9 +51,7 @@ describe("MemoryShrinker", () => {
   });
 
   test("a quiet process that grew less than the threshold keeps its compiled code", () => {
-    const { p, shrinker } = fakeProcess();
-    shrinker.tick();
-    shrinker.tick();
+    const { p, shrinker } = settledProcess();
     p.resident += (2 << 20) - 1;
     expect(shrinker.tick()).toBe(false);
     p.resident += 1;
