@@ -11,8 +11,14 @@ import { DotStuffer, stuffedCapacity } from "../dotstuff.ts";
 import { E, R } from "../responses.ts";
 import { STREAM_READ_CHUNK } from "../../limits.ts";
 
-const readBuffer = Buffer.allocUnsafe(STREAM_READ_CHUNK);
-const encodeBuffer = Buffer.allocUnsafe(stuffedCapacity(STREAM_READ_CHUNK));
+/** Allocated at the first RETR/TOP (~768 KiB together), not when the module loads: a process
+ *  that only greets, or serves sessions that never fetch, does not carry them. */
+let buffers: { read: Buffer; encode: Buffer } | undefined;
+
+function sharedBuffers(): { read: Buffer; encode: Buffer } {
+  buffers ??= { read: Buffer.allocUnsafe(STREAM_READ_CHUNK), encode: Buffer.allocUnsafe(stuffedCapacity(STREAM_READ_CHUNK)) };
+  return buffers;
+}
 
 /** `lines` < 0: whole message (RETR); otherwise TOP with that many body lines. */
 export async function streamMessage(session: SessionContext, tx: Transaction, index: number, lines: number): Promise<void> {
@@ -28,6 +34,7 @@ export async function streamMessage(session: SessionContext, tx: Transaction, in
     session.send(R.messageFollows);
     session.flush();
     const stuffer = new DotStuffer(lines);
+    const { read: readBuffer, encode: encodeBuffer } = sharedBuffers();
     for (;;) {
       let n: number;
       try {
