@@ -14,6 +14,7 @@ import type { TlsSettings } from "./tls.ts";
 import { FULL_PROCESS_REFUSAL_DELAY_MS, GRACEFUL_STOP_SECONDS } from "../limits.ts";
 import { listenTcp } from "../sys/libc.ts";
 import { PausableListener, connectionBudget } from "./pausable-listener.ts";
+import { MemoryShrinker } from "./memory-shrinker.ts";
 import type { ProcessSignals } from "./signals.ts";
 import { refuseWhenFull } from "./refuse-when-full.ts";
 
@@ -211,7 +212,10 @@ export async function runStandalone(options: StandaloneOptions): Promise<number>
     options.log.notice("reloaded TLS certificates");
   });
 
-  return new Promise<number>((resolve) => {
+  // what a burst of connections or logins leaves behind goes back once the process is quiet
+  const shrinker = new MemoryShrinker();
+  shrinker.start();
+  const served = new Promise<number>((resolve) => {
     idleExit = () => {
       if (stopping || connections > 0) return;
       stopping = true;
@@ -240,4 +244,5 @@ export async function runStandalone(options: StandaloneOptions): Promise<number>
     };
     options.signals.onTerminate(stop);
   });
+  return served.finally(() => shrinker.stop());
 }
