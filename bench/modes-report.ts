@@ -10,6 +10,7 @@ import type { GreetingFigure } from "./modes/greeting.ts";
 import type { LoadPoint } from "./modes/load.ts";
 import type { MemoryFigures, MemoryRun } from "./modes/memory.ts";
 import type { ProbeRun } from "./modes/probe.ts";
+import type { FloorCase, RuntimeFloor } from "./modes/runtime-floor.ts";
 import { median } from "./stats.ts";
 
 export interface ModeFigures {
@@ -45,6 +46,12 @@ function fmt(v: number | undefined, digits = 0): string {
   return v.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
+/** kB with a decimal while it is small enough for one to matter. */
+const fmtKb = (v: number | undefined) => fmt(v, v !== undefined && Math.abs(v) < 100 ? 1 : 0);
+
+/** Anonymous PSS per process of the service before its first connection (n/a if it had none). */
+const anonPerProcessBefore = (r: MemoryRun) => (r.processesBefore > 0 ? r.anonBeforeKb / r.processesBefore : Number.NaN);
+
 function table(header: string[], rows: string[][]): string {
   return [`| ${header.join(" | ")} |`, `|${header.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
 }
@@ -63,11 +70,19 @@ export function modesTable(all: AllFigures, order: ModeId[]): string {
   rows.push(row("connections opened per second", (m) => fmt(pick.idle(m, (r) => r.opened / r.openSeconds), 1)));
   rows.push(row("greeting p90 while opening (ms)", (m) => fmt(pick.idle(m, (r) => r.greetP90Ms))));
   rows.push(row("processes", (m) => fmt(pick.idle(m, (r) => r.processes))));
+  rows.push(row("anonymous PSS per process before the first connection (kB)", (m) => fmt(pick.idle(m, anonPerProcessBefore))));
   rows.push(row("PSS per idle connection (kB)", (m) => fmt(pick.idle(m, (r) => r.perConnectionKb))));
+  rows.push(row("… of which mapped program code (file-backed, kB)", (m) => fmtKb(pick.idle(m, (r) => r.filePerConnectionKb))));
+  rows.push(row("… anonymous (kB)", (m) => fmtKb(pick.idle(m, (r) => r.anonPerConnectionKb))));
   rows.push(row("… marginal, above the empty service (kB)", (m) => fmt(pick.idle(m, (r) => r.marginalKb))));
+  rows.push(row("… marginal anonymous (kB)", (m) => fmtKb(pick.idle(m, (r) => r.marginalAnonKb))));
   rows.push(row("logged-in sessions measured", (m) => fmt(pick.logged(m, (r) => r.opened))));
+  rows.push(row("processes, logged in", (m) => fmt(pick.logged(m, (r) => r.processes))));
   rows.push(row("PSS per logged-in session (kB)", (m) => fmt(pick.logged(m, (r) => r.perConnectionKb))));
+  rows.push(row("… of which mapped program code (file-backed, kB)", (m) => fmtKb(pick.logged(m, (r) => r.filePerConnectionKb))));
+  rows.push(row("… anonymous (kB)", (m) => fmtKb(pick.logged(m, (r) => r.anonPerConnectionKb))));
   rows.push(row("… marginal (kB)", (m) => fmt(pick.logged(m, (r) => r.marginalKb))));
+  rows.push(row("… marginal anonymous (kB)", (m) => fmtKb(pick.logged(m, (r) => r.marginalAnonKb))));
   rows.push(row("connect → greeting, running service (ms, median)", (m) => fmt(pick.greeting(m), 2)));
   rows.push(row("connect → greeting, freshly forked process (ms, median)", (m) => fmt(pick.fresh(m), 1)));
   rows.push(row("probe NOOP p99 during 100k login + slow 100 MiB RETR (ms)", (m) => fmt(pick.probeP99(m), 1)));
@@ -88,7 +103,7 @@ function verdict(ok: boolean | undefined): string {
   return ok === undefined ? "n/a" : ok ? "meets" : "**misses**";
 }
 
-export function targetsTable(all: AllFigures): string {
+export function targetsTable(all: AllFigures, floor?: RuntimeFloor): string {
   const multi = all.spp200;
   const one = all.spp1;
   const cyrus = all.cyrus;
@@ -114,13 +129,23 @@ export function targetsTable(all: AllFigures): string {
     { figure: "1/process: master fork → greeting rate, one at a time (/s)", value: oneRate, target: `≥ Cyrus (${fmt(cyrusRate, 1)})`, ok: ge(oneRate, cyrusRate), cyrus: fmt(cyrusRate, 1) },
     { figure: "1/process: connections opened per second, 32 in flight", value: oneOpenRate, target: `≥ Cyrus (${fmt(cyrusOpenRate, 1)})`, ok: ge(oneOpenRate, cyrusOpenRate), cyrus: fmt(cyrusOpenRate, 1) },
   ];
+  for (const c of floor?.cases ?? []) {
+    const after = rows.findIndex((r) => r.figure.startsWith(c.label === "idle" ? "200/process: PSS per idle" : "200/process: PSS per logged-in"));
+    rows.splice(after + 1, 0, {
+      figure: `… reference: ${c.processes} bare Bun listener processes holding the same ${fmt(c.opened)} (no code of ours)`,
+      value: c.perConnectionKb,
+      target: "",
+      ok: undefined,
+      cyrus: "",
+    });
+  }
   for (const id of ["spp200", "workers1", "workers2"] as const) {
     const p = pick.probeP99(all[id]);
     if (all[id]?.probe) rows.push({ figure: `probe NOOP p99, ${all[id]!.spec.label} (ms)`, value: p, target: "≤ 20 ms", ok: le(p, 20), cyrus: "n/a (a process per session)" });
   }
   return table(
     ["figure", "measured", "target", "verdict", "Cyrus, same run"],
-    rows.map((r) => [r.figure, fmt(r.value, r.value !== undefined && r.value < 20 ? 1 : 0), r.target, verdict(r.ok), r.cyrus ?? ""]),
+    rows.map((r) => [r.figure, fmt(r.value, r.value !== undefined && r.value < 20 ? 1 : 0), r.target, r.target ? verdict(r.ok) : "", r.cyrus ?? ""]),
   );
 }
 
@@ -175,4 +200,33 @@ export function hostileTable(all: AllFigures, order: ModeId[]): string {
     }
   }
   return table(["mode", "hostile load", "figure", "target", "meanwhile"], rows);
+}
+
+/**
+ * The runtime floor beside the 200-a-process mode: a bare compiled Bun listener, alone, then as
+ * many processes as the mode ended with, holding the same connections; the difference per
+ * connection is what pop3d adds to what Bun costs.
+ */
+export function floorTable(floor: RuntimeFloor, all: AllFigures): string {
+  const multi = all.spp200;
+  const ours = (c: FloorCase, f: (r: MemoryRun) => number) => (c.label === "idle" ? pick.idle(multi, f) : pick.logged(multi, f));
+  const rows: string[][] = [
+    ["one process, no connection: PSS (kB)", fmt(floor.lone.pssKb), "n/a (processes share their code)"],
+    ["… anonymous (kB)", fmt(floor.lone.anonKb), fmt(pick.idle(multi, anonPerProcessBefore))],
+    ["… file-backed: mapped program code (kB)", fmt(floor.lone.fileKb), "n/a"],
+  ];
+  if (floor.held) {
+    const h = floor.held;
+    rows.push([`one process holding ${fmt(h.opened)} idle connections: anonymous per connection (kB)`, fmt(h.marginalAnonKb, 1), ""]);
+    rows.push(["… file-backed paged in by serving, once (kB)", fmt(h.after.fileKb - h.before.fileKb), ""]);
+  }
+  for (const c of floor.cases) {
+    const what = c.label === "idle" ? "idle connections" : "connections (ours: logged-in sessions)";
+    rows.push([`${c.processes} processes, ${fmt(c.opened)} ${what}: PSS per connection (kB)`, fmtKb(c.perConnectionKb), fmtKb(ours(c, (r) => r.perConnectionKb))]);
+    rows.push(["… file-backed (kB)", fmtKb(c.filePerConnectionKb), fmtKb(ours(c, (r) => r.filePerConnectionKb))]);
+    rows.push(["… anonymous (kB)", fmtKb(c.anonPerConnectionKb), fmtKb(ours(c, (r) => r.anonPerConnectionKb))]);
+    rows.push(["… ours above the floor (kB per connection)", "", fmtKb(ours(c, (r) => r.perConnectionKb - c.perConnectionKb))]);
+  }
+  const note = floor.flagsNotInMakefile.length > 0 ? `\n\n(The Makefile no longer builds pop3d with ${floor.flagsNotInMakefile.join(" ")}: the floor was built differently.)` : "";
+  return table(["runtime floor (bare Bun listener, pop3d's build flags)", "bare Bun", multi ? multi.spec.label : "ours, 200/process (not measured)"], rows) + note;
 }

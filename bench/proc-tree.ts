@@ -2,7 +2,8 @@
  * What /proc says about a server made of several processes (Cyrus master and its children, or a
  * standalone parent and its workers): the live descendants of a pid, their summed PSS (shared pages
  * split between the processes that map them, so the sum is the memory the whole service really
- * takes), and the CPU time of the whole tree, reaped children included.
+ * takes) with its anonymous and file-backed parts, and the CPU time of the whole tree, reaped
+ * children included.
  */
 import { readdirSync, readFileSync } from "node:fs";
 
@@ -74,23 +75,53 @@ export function treeCpuSeconds(root: number): number {
   return total;
 }
 
+/**
+ * One process's PSS in kB, whole and split: `anonKb` is heap, stacks and other private memory;
+ * `fileKb` is mapped files — for our processes almost all of it the executable's code, which
+ * every copy of the program shares, so summed over the processes it counts about once. The rest
+ * of `pssKb` (Pss_Shmem) is shared memory, none for a POP3 server.
+ */
+export interface PssParts {
+  pssKb: number;
+  anonKb: number;
+  fileKb: number;
+}
+
+const NO_PSS: PssParts = { pssKb: 0, anonKb: 0, fileKb: 0 };
+
+/** PSS of one process from /proc/<pid>/smaps_rollup (zeros if it is gone). */
+export function pssParts(pid: number): PssParts {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/smaps_rollup`, "latin1");
+  } catch {
+    return NO_PSS;
+  }
+  const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? 0);
+  return { pssKb: field("Pss"), anonKb: field("Pss_Anon"), fileKb: field("Pss_File") };
+}
+
 /** Proportional set size of one process in kB (0 if it is gone). */
 export function pssKb(pid: number): number {
-  try {
-    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "latin1"));
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
+  return pssParts(pid).pssKb;
 }
 
 export interface PssSum {
   processes: number;
   totalKb: number;
+  /** Summed Pss_Anon: memory that is the processes' own. */
+  anonKb: number;
+  /** Summed Pss_File: mapped files, mostly the shared executable. */
+  fileKb: number;
 }
 
 export function sumPss(pids: readonly number[]): PssSum {
-  let totalKb = 0;
-  for (const pid of pids) totalKb += pssKb(pid);
-  return { processes: pids.length, totalKb };
+  const sum: PssSum = { processes: pids.length, totalKb: 0, anonKb: 0, fileKb: 0 };
+  for (const pid of pids) {
+    const p = pssParts(pid);
+    sum.totalKb += p.pssKb;
+    sum.anonKb += p.anonKb;
+    sum.fileKb += p.fileKb;
+  }
+  return sum;
 }

@@ -3,12 +3,16 @@
  * our binary one session a process (this tree, and the baseline commit for before/after), our
  * binary with `pop3_sessions_per_process: 200` — and our standalone server with 1 and 2 workers,
  * all measured in one run on one environment with the same sessions (20 messages, 2–200 KiB).
+ * Memory is read as summed PSS and split into anonymous and file-backed (mapped program code) parts,
+ * and set beside a runtime floor: a bare compiled Bun listener, built with the Makefile's flags,
+ * run as many times as the 200-a-process mode needed processes and holding the same connections
+ * (step "floor", once, after the modes).
  * Then hostile clients (non-reading pipeliners, stalled PROXY headers, the fd limit).
  * Each figure is the median of several runs, each run bounded in count and time. It never asserts
  * and always exits 0; a figure that could not be taken is n/a and its error is printed.
  *
  *   bun run bench/run.ts [--quick] [--only modes,hostile,single,murder] [--modes cyrus,baseline,spp1,spp200,workers1,workers2,systemd,inetd]
- *                        [--steps load,greeting,memory,probe,pipelining,proxy,fdlimit] [--runs N]
+ *                        [--steps load,greeting,memory,floor,probe,pipelining,proxy,fdlimit] [--runs N]
  *                        [--binary PATH] [--baseline PATH] [--json FILE] [--markdown FILE]
  *
  * --baseline: the "before" binary; without it the bench builds commit 1f8c01c from a temporary
@@ -23,15 +27,17 @@ import { BASELINE_COMMIT, buildBaseline, type BuiltBaseline } from "./baseline.t
 import { describePipelining, measurePipelining, type PipeliningRun } from "./hostile/pipelining.ts";
 import { measureFdLimit, measureProxyStall, type CpuWindow, type FdLimitRun } from "./hostile/stalls.ts";
 import { busiestProcesses, loadAverage, machineDescription } from "./machine.ts";
-import { MODES, startService, usersFor, withService, type ModeId, type Programs } from "./modes.ts";
+import { MODES, SESSIONS_PER_PROCESS_MULTI, startService, usersFor, withService, type ModeId, type Programs } from "./modes.ts";
 import { ModesEnv } from "./modes-env.ts";
-import { beforeAfterTable, hostileTable, modesTable, targetsTable, type AllFigures, type ModeFigures } from "./modes-report.ts";
+import { beforeAfterTable, floorTable, hostileTable, modesTable, targetsTable, type AllFigures, type ModeFigures } from "./modes-report.ts";
 import { measureGreeting } from "./modes/greeting.ts";
 import { measureLoad } from "./modes/load.ts";
 import { measureMemory } from "./modes/memory.ts";
 import { measureProbe } from "./modes/probe.ts";
+import { measureRuntimeFloor, type FloorPlan, type RuntimeFloor } from "./modes/runtime-floor.ts";
 import { BINARY, ROOT } from "./server.ts";
 import { SESSION_BYTES, SESSION_MESSAGES, SESSION_USERS } from "./session-shape.ts";
+import { median } from "./stats.ts";
 
 const ALL_MODES: ModeId[] = ["cyrus", "baseline", "spp1", "spp200", "workers1", "workers2", "systemd", "inetd"];
 
@@ -45,7 +51,7 @@ const { values: args } = parseArgs({
     baseline: { type: "string" },
     json: { type: "string" },
     markdown: { type: "string" },
-    steps: { type: "string", default: "load,greeting,memory,probe,pipelining,proxy,fdlimit" },
+    steps: { type: "string", default: "load,greeting,memory,floor,probe,pipelining,proxy,fdlimit" },
     runs: { type: "string" },
   },
 });
@@ -129,6 +135,22 @@ async function measureMode(env: ModesEnv, id: ModeId, programs: Programs): Promi
   return m;
 }
 
+/** Process count the floor uses when the 200-a-process mode has no memory figures to copy. */
+const FLOOR_DEFAULT_PROCESSES = 12;
+
+/**
+ * The floor for the process counts and connections of the 200-a-process mode's memory runs
+ * (medians), idle and logged in; without them, 12 processes and the idle count of the plan.
+ */
+function floorPlan(all: AllFigures): FloorPlan {
+  const mem = all.spp200?.memory;
+  const count = (runs: { processes: number; opened: number }[] | undefined, label: string) =>
+    runs && runs.length > 0 ? { label, processes: Math.round(median(runs.map((r) => r.processes))), connections: Math.round(median(runs.map((r) => r.opened))) } : undefined;
+  const cases = [count(mem?.idle, "idle"), count(mem?.loggedIn, "logged in")].filter((c) => c !== undefined);
+  if (cases.length === 0) cases.push({ label: "idle", processes: FLOOR_DEFAULT_PROCESSES, connections: PLAN.idleMulti });
+  return { cases, heldConnections: SESSIONS_PER_PROCESS_MULTI, timeoutMs: PLAN.openTimeoutMs };
+}
+
 async function measureHostile(env: ModesEnv, id: ModeId, programs: Programs, m: ModeFigures): Promise<void> {
   const spec = MODES[id];
   const users = usersFor(env, spec);
@@ -187,6 +209,7 @@ async function main(): Promise<void> {
   log(`plan: ${quick ? "--quick (smoke check, 1 run each)" : "full"}; ${JSON.stringify(PLAN)}`);
   log(`sessions: ${SESSION_USERS} users × ${SESSION_MESSAGES} messages of 2–200 KiB, ${SESSION_BYTES} bytes a session`);
   const all: AllFigures = {};
+  let floor: RuntimeFloor | undefined;
   let baseline: BuiltBaseline | undefined;
   let baselineName = args.baseline ? `the binary given with --baseline` : `the binary of commit ${BASELINE_COMMIT}`;
   const env = new ModesEnv(log);
@@ -222,6 +245,13 @@ async function main(): Promise<void> {
         all[id] = wanted.has("modes") ? await measureMode(env, id, programs) : { spec: MODES[id] };
         if (wanted.has("hostile")) await measureHostile(env, id, programs, all[id]!);
       }
+      if (wanted.has("modes") && steps.has("floor")) {
+        const plan = floorPlan(all);
+        floor = await step(
+          `runtime floor: a bare Bun listener built like pop3d, ${plan.cases.map((c) => `${c.processes} processes holding ${c.connections} connections (${c.label})`).join(", ")}`,
+          () => measureRuntimeFloor(plan, log),
+        );
+      }
     }
   } catch (error) {
     env.remove();
@@ -251,16 +281,17 @@ async function main(): Promise<void> {
     "### Every mode, same run",
     modesTable(all, order.filter((id) => !MODES[id].steps)),
     "### Targets",
-    targetsTable(all),
+    targetsTable(all, floor),
+    ...(floor ? ["### Runtime floor: what Bun itself holds", floorTable(floor, all)] : []),
     "### One session a process: before and after",
     beforeAfterTable(all, baselineName),
     "### Hostile clients",
     hostileTable(all, order),
   ].join("\n\n");
-  if (order.length > 0) log(`\n${markdown}`);
+  if (order.length > 0 || floor) log(`\n${markdown}`);
   if (errors.length > 0) log(`\n${errors.length} step(s) failed; see above.`);
   if (args.markdown) writeFileSync(args.markdown, markdown + "\n");
-  if (args.json) writeFileSync(args.json, JSON.stringify({ plan: PLAN, figures: all, errors }, null, 2));
+  if (args.json) writeFileSync(args.json, JSON.stringify({ plan: PLAN, figures: all, floor, errors }, null, 2));
   log(`removing ${env.dir} ...`);
   env.remove();
 }

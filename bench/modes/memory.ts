@@ -6,12 +6,17 @@
  * logged-in sessions, so memory left behind by the closed idle ones does not count. Every run
  * starts its own service: a master that already has processes would not fork, and the figure
  * would not be the one an operator sees after a restart.
+ *
+ * Each reading is also split into its anonymous part (heap, stacks: what the processes hold of
+ * their own) and its file-backed part (the mapped executable, shared by every process of the
+ * program and so counted about once in the sum): with a few processes holding many connections,
+ * the per-connection figure is mostly what those processes cost before their first connection.
  */
 import { closeAll, loginAll, openMany } from "../connections.ts";
 import type { Credentials } from "../loadgen.ts";
 import { withService, type ModeSpec, type Programs, type Service } from "../modes.ts";
 import type { ModesEnv } from "../modes-env.ts";
-import { sumPss } from "../proc-tree.ts";
+import { sumPss, type PssSum } from "../proc-tree.ts";
 import { median, percentile } from "../stats.ts";
 
 /** Time for allocators and collectors to settle before a PSS reading. */
@@ -30,6 +35,16 @@ export interface MemoryRun {
   perConnectionKb: number;
   /** (total − before) / opened: what one more connection costs. */
   marginalKb: number;
+  /** Summed Pss_Anon and Pss_File of the service's processes. */
+  anonKb: number;
+  fileKb: number;
+  anonPerConnectionKb: number;
+  filePerConnectionKb: number;
+  /** (anon − anon before) / opened. */
+  marginalAnonKb: number;
+  /** The service before the first connection: its processes and their summed Pss_Anon. */
+  processesBefore: number;
+  anonBeforeKb: number;
   errorSamples: string[];
 }
 
@@ -45,7 +60,7 @@ export interface MemoryPlan {
   timeoutMs: number;
 }
 
-function reading(wanted: number, opened: { wires: unknown[]; failures: number; timedOut: boolean; seconds: number; greetMs: number[]; errorSamples: string[] }, svc: Service, beforeKb: number): MemoryRun {
+function reading(wanted: number, opened: { wires: unknown[]; failures: number; timedOut: boolean; seconds: number; greetMs: number[]; errorSamples: string[] }, svc: Service, before: PssSum): MemoryRun {
   const pss = sumPss(svc.servicePids());
   const n = Math.max(opened.wires.length, 1);
   return {
@@ -56,10 +71,17 @@ function reading(wanted: number, opened: { wires: unknown[]; failures: number; t
     openSeconds: opened.seconds,
     greetP90Ms: percentile([...opened.greetMs].sort((a, b) => a - b), 90),
     processes: pss.processes,
-    pssBeforeKb: beforeKb,
+    pssBeforeKb: before.totalKb,
     pssTotalKb: pss.totalKb,
     perConnectionKb: pss.totalKb / n,
-    marginalKb: (pss.totalKb - beforeKb) / n,
+    marginalKb: (pss.totalKb - before.totalKb) / n,
+    anonKb: pss.anonKb,
+    fileKb: pss.fileKb,
+    anonPerConnectionKb: pss.anonKb / n,
+    filePerConnectionKb: pss.fileKb / n,
+    marginalAnonKb: (pss.anonKb - before.anonKb) / n,
+    processesBefore: before.processes,
+    anonBeforeKb: before.anonKb,
     errorSamples: opened.errorSamples,
   };
 }
@@ -67,7 +89,8 @@ function reading(wanted: number, opened: { wires: unknown[]; failures: number; t
 export function describeMemoryRun(kind: string, r: MemoryRun): string {
   return (
     `   ${kind}: ${r.opened}/${r.wanted} open in ${r.openSeconds.toFixed(1)} s (greeting p90 ${r.greetP90Ms.toFixed(0)} ms, ${r.failures} failed${r.timedOut ? ", time bound hit" : ""}); ` +
-    `${r.processes} processes, PSS ${(r.pssTotalKb / 1024).toFixed(1)} MB = ${r.perConnectionKb.toFixed(1)} kB/connection (marginal ${r.marginalKb.toFixed(1)} kB)` +
+    `${r.processes} processes, PSS ${(r.pssTotalKb / 1024).toFixed(1)} MB = ${r.perConnectionKb.toFixed(1)} kB/connection (marginal ${r.marginalKb.toFixed(1)} kB; ` +
+    `anonymous ${r.anonPerConnectionKb.toFixed(1)} kB, marginal ${r.marginalAnonKb.toFixed(1)}; file-backed ${r.filePerConnectionKb.toFixed(1)} kB)` +
     (r.errorSamples[0] ? `; e.g. ${r.errorSamples[0]}` : "")
   );
 }
@@ -77,7 +100,7 @@ export async function measureMemory(env: ModesEnv, spec: ModeSpec, programs: Pro
   for (let run = 0; run < plan.runs; run++) {
     if (spec.sessionsPerProcess === 1) {
       await withService(env, spec, programs, {}, async (svc) => {
-        const before = sumPss(svc.servicePids()).totalKb;
+        const before = sumPss(svc.servicePids());
         const opened = await openMany(svc.port, plan.idleCount, { timeoutMs: plan.timeoutMs });
         await Bun.sleep(SETTLE_MS);
         const idle = reading(plan.idleCount, opened, svc, before);
@@ -93,7 +116,7 @@ export async function measureMemory(env: ModesEnv, spec: ModeSpec, programs: Pro
       continue;
     }
     await withService(env, spec, programs, {}, async (svc) => {
-      const before = sumPss(svc.servicePids()).totalKb;
+      const before = sumPss(svc.servicePids());
       const opened = await openMany(svc.port, plan.idleCount, { timeoutMs: plan.timeoutMs });
       await Bun.sleep(SETTLE_MS);
       const idle = reading(plan.idleCount, opened, svc, before);
@@ -102,7 +125,7 @@ export async function measureMemory(env: ModesEnv, spec: ModeSpec, programs: Pro
       closeAll(opened.wires);
     });
     await withService(env, spec, programs, {}, async (svc) => {
-      const before = sumPss(svc.servicePids()).totalKb;
+      const before = sumPss(svc.servicePids());
       const opened = await openMany(svc.port, plan.loggedInCount, { timeoutMs: plan.timeoutMs, login: users });
       await Bun.sleep(SETTLE_MS);
       const logged = reading(plan.loggedInCount, opened, svc, before);
