@@ -116,6 +116,8 @@ export async function measureMemory(env: ModesEnv, spec: ModeSpec, programs: Pro
       continue;
     }
     await withService(env, spec, programs, {}, async (svc) => {
+      // the empty service as it runs, not the garbage its start-up left for the collector
+      await Bun.sleep(SETTLE_MS);
       const before = sumPss(svc.servicePids());
       const opened = await openMany(svc.port, plan.idleCount, { timeoutMs: plan.timeoutMs });
       await Bun.sleep(SETTLE_MS);
@@ -125,6 +127,8 @@ export async function measureMemory(env: ModesEnv, spec: ModeSpec, programs: Pro
       closeAll(opened.wires);
     });
     await withService(env, spec, programs, {}, async (svc) => {
+      // the empty service as it runs, not the garbage its start-up left for the collector
+      await Bun.sleep(SETTLE_MS);
       const before = sumPss(svc.servicePids());
       const opened = await openMany(svc.port, plan.loggedInCount, { timeoutMs: plan.timeoutMs, login: users });
       await Bun.sleep(SETTLE_MS);
