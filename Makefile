@@ -33,9 +33,14 @@ DEB       = dist/pop3d_$(VERSION)_$(DEB_ARCH).deb
 all: build man
 
 # Compared by content, not by time: a fresh checkout's files are newer than a node_modules shared
-# with other checkouts, and `npm ci` would empty it under them.
+# with other checkouts, and `npm ci` would empty it under them. For the same reason a symlinked
+# node_modules is never installed through: npm ci empties the directory the link points to and
+# replaces the link, so every checkout sharing it (a test run's `make deb` included) loses bun mid-run.
 node_modules/.installed: package.json package-lock.json
-	@if cmp -s package-lock.json $@; then touch $@; else npm ci --no-audit --no-fund && cp package-lock.json $@; fi
+	@if cmp -s package-lock.json $@; then touch $@; \
+	elif [ -L node_modules ]; then \
+	  echo "node_modules is a symlink to a shared install that does not match package-lock.json: run npm ci where it lives, not here" >&2; exit 1; \
+	else npm ci --no-audit --no-fund && cp package-lock.json $@; fi
 
 build: $(BINARY)
 
