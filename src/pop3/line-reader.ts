@@ -6,13 +6,15 @@
  * client trickling a long line byte by byte costs linear, not quadratic, time.
  */
 const INITIAL_CAPACITY = 1024;
+/** What an empty reader holds: nothing of its own. */
+const NO_BYTES = Buffer.alloc(0);
 /** An emptied buffer larger than this is given back (a command line fits in it). */
 const KEEP_CAPACITY = 16 * 1024;
 /** At most this much room beyond what is needed when the buffer grows (amortises byte-wise trickles). */
 const GROWTH_SLACK = 16 * 1024;
 
 export class LineReader {
-  private buf = Buffer.allocUnsafe(0);
+  private buf = NO_BYTES;
   private head = 0;
   private tail = 0;
   /** Bytes after `head` already searched for LF without finding one. */
@@ -78,9 +80,20 @@ export class LineReader {
     if (this.head === this.tail) {
       this.head = this.tail = 0;
       // a burst of pipelined input does not keep its buffer for the rest of the session
-      if (this.buf.length > KEEP_CAPACITY) this.buf = Buffer.allocUnsafe(0);
+      if (this.buf.length > KEEP_CAPACITY) this.buf = NO_BYTES;
     }
     return line;
+  }
+
+  /**
+   * Give the buffer back when nothing is pending: an idle session (most of them, most of the time)
+   * then holds no input buffer while it waits for its client; the next command allocates one again.
+   */
+  release(): void {
+    if (this.head === this.tail) {
+      this.buf = NO_BYTES;
+      this.head = this.tail = this.searched = 0;
+    }
   }
 
   /**

@@ -271,6 +271,8 @@ export class Session implements SessionContext {
         continue;
       }
       this.resumeInput();
+      // an idle logged-in session keeps no input buffer while it waits
+      this.reader.release();
       releaseCpu(this.cpu);
       await new Promise<void>((resolve) => (this.wakeReader = resolve));
       switchCpuTo(this.cpu);
