@@ -15,7 +15,8 @@ const LOWER_HEX = /^[0-9a-f]*/;
 export function makeApopChallenge(servername: string): string {
   const rand = crypto.getRandomValues(new BigUint64Array(1))[0]!;
   const time = Math.floor(Date.now() / 1000);
-  return `<${rand}.${time}@${servername}>`;
+  // one flat string, not a template literal's tree of pieces: the session keeps it for its whole life
+  return ["<", rand, ".", time, "@", servername, ">"].join("");
 }
 
 export type ApopArgs = { ok: true; user: string; digest: string } | { ok: false };

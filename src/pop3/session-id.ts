@@ -14,5 +14,7 @@ export function newSessionId(prefix: string): string {
   }
   inSecond++;
   crypto.getRandomValues(random);
-  return `${prefix.slice(0, 128)}-${now}-${process.pid}-${inSecond}-${random[0]}`;
+  // joined, not a template: a template literal leaves a tree of six string pieces (~190 heap
+  // bytes) that the session keeps for its whole life; join makes one flat string (~80)
+  return [prefix.slice(0, 128), now, process.pid, inSecond, random[0]].join("-");
 }
