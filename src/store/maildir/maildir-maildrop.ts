@@ -26,10 +26,11 @@ type Outcome = "done" | "gone";
 export class MaildirMaildrop implements Maildrop {
   readonly newUidl = true;
   readonly messages: readonly MessageInfo[];
-  private readonly sources = new Set<MessageSource>();
+  /** Open message files; made at the first (most sessions on a shelf never fetch: no Set for them). */
+  private sources: Set<MessageSource> | undefined;
   private closed = false;
-  /** Rows whose file was found elsewhere than the list said (new/→cur/, flag changes). */
-  private readonly moved = new Map<number, MaildirFile>();
+  /** Rows whose file was found elsewhere than the list said (new/→cur/, flag changes); made at the first. */
+  private moved: Map<number, MaildirFile> | undefined;
   /**
    * The last full listing, taken when a message was not where it was; kept for the next messages
    * (an IMAP client usually moves many at once), and taken again at most once per operation.
@@ -64,8 +65,9 @@ export class MaildirMaildrop implements Maildrop {
     for (;;) {
       const path = messagePath(this.dir, this.file(index));
       try {
-        const source = new FileMessageSource(openRegularFile(path).fd, path, (closed) => this.sources.delete(closed));
-        this.sources.add(source);
+        const sources = (this.sources ??= new Set());
+        const source = new FileMessageSource(openRegularFile(path).fd, path, (closed) => sources.delete(closed));
+        sources.add(source);
         return source;
       } catch (error) {
         if (isNotRegularFile(error) || !isNotFound(error)) throw new StoreError("perm", COULD_NOT_READ, `${path}: ${describeError(error)}`);
@@ -93,7 +95,7 @@ export class MaildirMaildrop implements Maildrop {
 
   close(): void {
     this.closed = true;
-    for (const source of [...this.sources]) source.close();
+    for (const source of [...(this.sources ?? [])]) source.close();
   }
 
   private checkIndex(index: number): void {
@@ -103,7 +105,7 @@ export class MaildirMaildrop implements Maildrop {
   }
 
   private file(index: number): MaildirFile {
-    return this.moved.get(index) ?? this.table.file(index);
+    return this.moved?.get(index) ?? this.table.file(index);
   }
 
   /**
@@ -134,7 +136,7 @@ export class MaildirMaildrop implements Maildrop {
   }
 
   private movedTo(index: number, file: MaildirFile): true {
-    this.moved.set(index, file);
+    (this.moved ??= new Map()).set(index, file);
     return true;
   }
 
@@ -201,7 +203,7 @@ export class MaildirMaildrop implements Maildrop {
         const target = nameWithSeenFlag(file.name) ?? file.name;
         if (file.subdir === "cur" && target === file.name) return;
         renameSync(path, `${this.dir}/cur/${target}`);
-        this.moved.set(index, { subdir: "cur", name: target });
+        (this.moved ??= new Map()).set(index, { subdir: "cur", name: target });
       });
     } catch {
       // A missing \Seen flag is cosmetic; it must not turn a successful QUIT into an error.

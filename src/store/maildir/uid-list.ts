@@ -121,7 +121,7 @@ export async function parseUidList(data: Buffer | string, slicer = new TimeSlice
     if (subdir !== undefined) {
       if (uid <= lastUid) sorted = false;
       lastUid = uid;
-      rows.add(uid, size, subdir, pos, pathAt, end);
+      rows.add(uid, size, pos, pathAt, end);
     } else if (end > pos) {
       dropped = true;
     }

@@ -8,8 +8,8 @@ import { maildirBaseName } from "./maildir-name.ts";
 import { MaildirMessage } from "./maildir-message.ts";
 import type { MaildirFile, MaildirSubdir } from "./maildir-scan.ts";
 
-const SUBDIR_NEW = 0;
-const SUBDIR_CUR = 1;
+/** `n` of `new/`: a row's subdirectory is the first byte of its path in the list line. */
+const LETTER_N = 110;
 
 /** Rows are filled in order by parseUidList, then frozen. */
 export class UidTableBuilder {
@@ -18,7 +18,6 @@ export class UidTableBuilder {
   private lineStarts: Uint32Array;
   private pathStarts: Uint32Array;
   private lineEnds: Uint32Array;
-  private subdirs: Uint8Array;
   private count = 0;
 
   constructor(
@@ -30,10 +29,10 @@ export class UidTableBuilder {
     this.lineStarts = new Uint32Array(capacity);
     this.pathStarts = new Uint32Array(capacity);
     this.lineEnds = new Uint32Array(capacity);
-    this.subdirs = new Uint8Array(capacity);
   }
 
-  add(uid: number, size: number, subdir: MaildirSubdir, lineStart: number, pathStart: number, lineEnd: number): void {
+  /** `pathStart` is where the line's `new/` or `cur/` begins (the row's subdirectory is read from there). */
+  add(uid: number, size: number, lineStart: number, pathStart: number, lineEnd: number): void {
     if (this.count === this.uids.length) this.resize(Math.max(16, this.count * 2));
     const i = this.count++;
     this.uids[i] = uid;
@@ -41,11 +40,10 @@ export class UidTableBuilder {
     this.lineStarts[i] = lineStart;
     this.pathStarts[i] = pathStart;
     this.lineEnds[i] = lineEnd;
-    this.subdirs[i] = subdir === "new" ? SUBDIR_NEW : SUBDIR_CUR;
   }
 
   private resize(capacity: number): void {
-    const grow = <A extends Float64Array | Uint32Array | Uint8Array>(from: A, to: A): A => {
+    const grow = <A extends Float64Array | Uint32Array>(from: A, to: A): A => {
       to.set(from.subarray(0, Math.min(this.count, capacity)));
       return to;
     };
@@ -54,7 +52,6 @@ export class UidTableBuilder {
     this.lineStarts = grow(this.lineStarts, new Uint32Array(capacity));
     this.pathStarts = grow(this.pathStarts, new Uint32Array(capacity));
     this.lineEnds = grow(this.lineEnds, new Uint32Array(capacity));
-    this.subdirs = grow(this.subdirs, new Uint8Array(capacity));
   }
 
   /**
@@ -64,13 +61,15 @@ export class UidTableBuilder {
   build(sorted: boolean): UidTable {
     const n = this.count;
     if (sorted) {
-      // Rows are kept for the whole session: no spare capacity.
+      // Rows are kept for the whole session: no spare capacity. The arrays themselves, not
+      // subarray() views of them: a view moves a small array's storage out of the heap into a
+      // separately allocated buffer of its own (~140 more bytes each, measured)
       if (this.uids.length !== n) this.resize(n);
-      return new UidTable(this.bytes, n, this.uids.subarray(0, n), this.sizes.subarray(0, n), this.lineStarts.subarray(0, n), this.pathStarts.subarray(0, n), this.lineEnds.subarray(0, n), this.subdirs.subarray(0, n));
+      return new UidTable(this.bytes, n, this.uids, this.sizes, this.lineStarts, this.pathStarts, this.lineEnds);
     }
     const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => this.uids[a]! - this.uids[b]! || a - b);
     const kept = order.filter((row, at) => at === 0 || this.uids[row] !== this.uids[order[at - 1]!]);
-    const pick = <A extends Float64Array | Uint32Array | Uint8Array>(from: A, make: (length: number) => A): A => {
+    const pick = <A extends Float64Array | Uint32Array>(from: A, make: (length: number) => A): A => {
       const to = make(kept.length);
       kept.forEach((row, at) => (to[at] = from[row]!));
       return to;
@@ -83,7 +82,6 @@ export class UidTableBuilder {
       pick(this.lineStarts, (l) => new Uint32Array(l)),
       pick(this.pathStarts, (l) => new Uint32Array(l)),
       pick(this.lineEnds, (l) => new Uint32Array(l)),
-      pick(this.subdirs, (l) => new Uint8Array(l)),
     );
   }
 }
@@ -99,12 +97,11 @@ export class UidTable {
     private readonly lineStarts: Uint32Array,
     private readonly pathStarts: Uint32Array,
     private readonly lineEnds: Uint32Array,
-    private readonly subdirs: Uint8Array,
   ) {}
 
   static empty(): UidTable {
     const none = new Uint32Array(0);
-    return new UidTable(Buffer.alloc(0), 0, new Float64Array(0), new Float64Array(0), none, none, none, new Uint8Array(0));
+    return new UidTable(Buffer.alloc(0), 0, new Float64Array(0), new Float64Array(0), none, none, none);
   }
 
   uid(i: number): number {
@@ -117,7 +114,7 @@ export class UidTable {
   }
 
   subdir(i: number): MaildirSubdir {
-    return this.subdirs[i] === SUBDIR_NEW ? "new" : "cur";
+    return this.bytes[this.pathStarts[i]!] === LETTER_N ? "new" : "cur";
   }
 
   /** Where the message was when the list was written. */
@@ -136,7 +133,7 @@ export class UidTable {
 
   /** Every byte the table keeps alive: the list's bytes and the rows' whole backing buffers. */
   get byteLength(): number {
-    const rows = [this.uids, this.sizes, this.lineStarts, this.pathStarts, this.lineEnds, this.subdirs];
+    const rows = [this.uids, this.sizes, this.lineStarts, this.pathStarts, this.lineEnds];
     return this.bytes.byteLength + rows.reduce((sum, row) => sum + row.buffer.byteLength, 0);
   }
 }
