@@ -28,27 +28,48 @@ export interface AuthorizationState {
   readonly pendingUser: PendingUser | undefined;
 }
 
+/** A message's marks in Transaction.marks. */
+const DELETED = 1;
+const RETRIEVED = 2;
+
 /** The open maildrop with this session's marks; nothing is changed on disk before QUIT (RFC 1939 section 6). */
 export class Transaction {
   readonly kind = "transaction";
-  readonly deleted: Uint8Array;
-  readonly retrieved: Uint8Array;
+  /**
+   * DELETED and RETRIEVED per message, made at the first DELE or RETR: a session that only looks
+   * (STAT, LIST, UIDL), or sits idle, keeps no array for them.
+   */
+  private marks: Uint8Array | undefined;
 
   constructor(
     readonly login: Login,
     readonly maildrop: Maildrop,
-  ) {
-    this.deleted = new Uint8Array(maildrop.messages.length);
-    this.retrieved = new Uint8Array(maildrop.messages.length);
-  }
+  ) {}
 
   get messageCount(): number {
     return this.maildrop.messages.length;
   }
 
+  isDeleted(index: number): boolean {
+    return this.marks !== undefined && (this.marks[index]! & DELETED) !== 0;
+  }
+
+  markDeleted(index: number): void {
+    this.markAs(index, DELETED);
+  }
+
+  markRetrieved(index: number): void {
+    this.markAs(index, RETRIEVED);
+  }
+
+  private markAs(index: number, mark: number): void {
+    const marks = (this.marks ??= new Uint8Array(this.messageCount));
+    marks[index] = marks[index]! | mark;
+  }
+
   /** 1-based message number to 0-based index, or undefined when it does not exist or is deleted. */
   existingIndex(number: number): number | undefined {
-    if (number < 1 || number > this.messageCount || this.deleted[number - 1]) return undefined;
+    if (number < 1 || number > this.messageCount || this.isDeleted(number - 1)) return undefined;
     return number - 1;
   }
 
@@ -56,17 +77,17 @@ export class Transaction {
   updatePlan(): { deleted: number[]; retrieved: number[] } {
     const deleted: number[] = [];
     const retrieved: number[] = [];
-    for (let i = 0; i < this.deleted.length; i++) {
-      if (this.deleted[i]) deleted.push(i);
-      else if (this.retrieved[i]) retrieved.push(i);
+    const marks = this.marks ?? [];
+    for (let i = 0; i < marks.length; i++) {
+      if (marks[i]! & DELETED) deleted.push(i);
+      else if (marks[i]! & RETRIEVED) retrieved.push(i);
     }
     return { deleted, retrieved };
   }
 
   /** RSET also clears the retrieved marks, so no \Seen is set for them at QUIT (pop3d.c:cmd_rset). */
   reset(): void {
-    this.deleted.fill(0);
-    this.retrieved.fill(0);
+    this.marks?.fill(0);
   }
 }
 

@@ -34,7 +34,7 @@ const stat: TransactionHandler = (session, tx, { argument }) => {
   let count = 0;
   let octets = 0;
   for (let i = 0; i < messages.length; i++) {
-    if (tx.deleted[i]) continue;
+    if (tx.isDeleted(i)) continue;
     count++;
     octets += messages[i]!.size;
   }
@@ -62,7 +62,7 @@ function listing(header: string, render: (session: SessionContext, tx: Transacti
     let batch = "";
     let inBatch = 0;
     for (let i = 0; i < count; i++) {
-      if (tx.deleted[i]) continue;
+      if (tx.isDeleted(i)) continue;
       batch += `${i + 1} ${render(session, tx, i)}\r\n`;
       if (++inBatch === LISTING_BATCH) {
         await session.sendBulk(batch);
@@ -83,7 +83,7 @@ const retr: TransactionHandler = async (session, tx, { argument }) => {
   const index = messageIndex(tx, argument);
   session.counts.retr++;
   // pop3d.c:cmd_retr: marked retrieved even when the read fails
-  tx.retrieved[index] = 1;
+  tx.markRetrieved(index);
   await streamMessage(session, tx, index, -1);
 };
 
@@ -105,7 +105,7 @@ const dele: TransactionHandler = (session, tx, { argument }) => {
   if (session.settings.readOnly) return session.reject(E.readOnly);
   const index = messageIndex(tx, argument);
   session.counts.dele++;
-  tx.deleted[index] = 1;
+  tx.markDeleted(index);
   session.send(R.messageDeleted);
 };
 
