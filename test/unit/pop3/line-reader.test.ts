@@ -4,12 +4,14 @@ import { parseCommand } from "../../../src/pop3/parser.ts";
 import { MAX_COMMAND_LINE } from "../../../src/limits.ts";
 
 /** Feed `input` in chunks of `size` and collect every line, the way the session does. */
-function frame(input: Buffer, size: number, maxLength = MAX_COMMAND_LINE): string[] {
+function frame(input: Buffer, size: number, maxLength = MAX_COMMAND_LINE, releaseWhenWaiting = false): string[] {
   const reader = new LineReader();
   const lines: string[] = [];
   for (let i = 0; i < input.length; i += size) {
     reader.push(input.subarray(i, i + size));
     for (let line; (line = reader.next(maxLength)); ) lines.push(line.toString("latin1"));
+    // as the session does before it waits for more input
+    if (releaseWhenWaiting) reader.release();
   }
   reader.end();
   for (let line; (line = reader.next(maxLength)); ) lines.push(line.toString("latin1"));
@@ -52,6 +54,18 @@ describe("LineReader", () => {
     reader.end();
     expect(reader.next(MAX_COMMAND_LINE)?.toString()).toBe("QUIT");
     expect(reader.atEnd).toBe(true);
+  });
+
+  test("release() while waiting changes no line and keeps a partial one", () => {
+    const reference = frame(sample, sample.length);
+    for (const size of [1, 2, 5, 6, 12, 100, 4096]) expect(frame(sample, size, MAX_COMMAND_LINE, true)).toEqual(reference);
+    const reader = new LineReader();
+    reader.push(Buffer.from("STAT\r\nLIS"));
+    expect(reader.next(MAX_COMMAND_LINE)?.toString()).toBe("STAT\r\n");
+    reader.release();
+    expect(reader.pendingBytes).toBe(3);
+    reader.push(Buffer.from("T\r\n"));
+    expect(reader.next(MAX_COMMAND_LINE)?.toString()).toBe("LIST\r\n");
   });
 
   test("discard() drops pipelined input (STLS)", () => {
