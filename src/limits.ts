@@ -118,3 +118,7 @@ export const QUIET_CPU_MS = 2;
 /** ...and only when its resident size grew at least this much since it last did (a burst of
  *  connections or logins): a process that stays small never drops its compiled code. */
 export const SHRINK_AFTER_GROWTH_BYTES = 2 * 1024 * 1024;
+/** A process serving many sessions collects its heap soon after a login (server/login-heap-settler.ts),
+ *  at most once this often: a burst of logins then costs a few collections a second, each a few ms
+ *  on a heap of a few MB, while each login's garbage is gone before later sessions' objects are placed. */
+export const LOGIN_GC_INTERVAL_MS = 100;

@@ -53,6 +53,8 @@ export interface SessionDeps {
   registry?: SessionRegistry;
   /** Murder frontend: logs in to the backend holding a remote mailbox (docs/murder.md). */
   backends?: BackendConnector;
+  /** A session entered TRANSACTION (a process serving many sessions settles its heap then). */
+  loggedIn?: () => void;
 }
 
 export class Session implements SessionContext {
@@ -62,6 +64,7 @@ export class Session implements SessionContext {
   readonly log: Log;
   readonly registry: SessionRegistry | undefined;
   readonly backends: BackendConnector | undefined;
+  private readonly loggedIn: (() => void) | undefined;
   readonly sessionId: string;
   telemetry: TelemetryLog | undefined;
   apopChallenge: string | undefined;
@@ -97,6 +100,7 @@ export class Session implements SessionContext {
     this.log = deps.log;
     this.registry = deps.registry;
     this.backends = deps.backends;
+    this.loggedIn = deps.loggedIn;
     this.sessionId = newSessionId(deps.settings.sessionIdPrefix);
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
   }
@@ -359,6 +363,7 @@ export class Session implements SessionContext {
     if (this.current.kind !== "authorization") throw new Error(`enterTransaction in state ${this.current.kind}`);
     const tx = new Transaction(login, maildrop);
     this.current = tx;
+    this.loggedIn?.();
     return tx;
   }
 

@@ -15,6 +15,7 @@ import { MAX_V2_PAYLOAD, parseProxyHeader, type ProxiedAddress } from "./haproxy
 import { PROXY_HEADER_TIMEOUT_MS, readProxyHeaderFromFd } from "./proxy-fd.ts";
 import { describeTls, type TlsSettings } from "./tls.ts";
 import { TLS_HANDSHAKE_SECONDS } from "../limits.ts";
+import { processLoginSettler } from "./login-heap-settler.ts";
 
 export interface SocketData {
   conn?: Connection;
@@ -44,7 +45,8 @@ export interface SessionStarter {
 
 /** Deps for a process that serves several sessions at once: whatever is per process must become per session. */
 export function manySessionDeps(deps: SessionDeps): SessionDeps {
-  return { ...deps, settings: { ...deps.settings, telemetryPerSession: true } };
+  const settler = processLoginSettler;
+  return { ...deps, settings: { ...deps.settings, telemetryPerSession: true }, loggedIn: () => settler.loggedIn() };
 }
 
 function startSession(socket: Socket<SocketData>, starter: SessionStarter): void {
