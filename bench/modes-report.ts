@@ -70,7 +70,9 @@ export function modesTable(all: AllFigures, order: ModeId[]): string {
   rows.push(row("connections opened per second", (m) => fmt(pick.idle(m, (r) => r.opened / r.openSeconds), 1)));
   rows.push(row("greeting p90 while opening (ms)", (m) => fmt(pick.idle(m, (r) => r.greetP90Ms))));
   rows.push(row("processes", (m) => fmt(pick.idle(m, (r) => r.processes))));
-  rows.push(row("anonymous PSS per process before the first connection (kB)", (m) => fmt(pick.idle(m, anonPerProcessBefore))));
+  // one session a process: no process waits before the first connection (prefork=0); one caught
+  // between master's fork and its exec would read as a tiny figure, so none is shown
+  rows.push(row("anonymous PSS per process before the first connection (kB)", (m) => (m.spec.sessionsPerProcess === 1 ? "n/a" : fmt(pick.idle(m, anonPerProcessBefore)))));
   rows.push(row("PSS per idle connection (kB)", (m) => fmt(pick.idle(m, (r) => r.perConnectionKb))));
   rows.push(row("… of which mapped program code (file-backed, kB)", (m) => fmtKb(pick.idle(m, (r) => r.filePerConnectionKb))));
   rows.push(row("… anonymous (kB)", (m) => fmtKb(pick.idle(m, (r) => r.anonPerConnectionKb))));
