@@ -9,8 +9,6 @@ export interface Row {
   /** Target from the issue; undefined for context rows. */
   target?: number;
   better?: Direction;
-  dovecot?: string;
-  cyrus?: string;
   note?: string;
 }
 
@@ -29,14 +27,14 @@ export function verdict(row: Row): string {
 }
 
 export function renderTable(rows: Row[]): string {
-  const header = ["figure", "measured", "target", "verdict", "Dovecot 2.3", "Cyrus 3.6"];
+  // no peer columns: this bench runs only our server, and a peer's figure must be measured beside
+  // ours in the same run (Cyrus is, by `make bench`'s modes step)
+  const header = ["figure", "measured", "target", "verdict"];
   const cells = rows.map((r) => [
     r.figure,
     formatValue(r.value, r.unit),
     r.target === undefined ? "" : `${r.better === "lower" ? "<=" : ">="} ${r.target} ${r.unit}`,
     verdict(r),
-    r.dovecot ?? "",
-    r.cyrus ?? "",
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: string[]) => c.map((x, i) => x.padEnd(widths[i]!)).join("  ").trimEnd();
