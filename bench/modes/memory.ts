@@ -20,7 +20,7 @@ import { sumPss, type PssSum } from "../proc-tree.ts";
 import { median, percentile } from "../stats.ts";
 
 /** Time for allocators and collectors to settle before a PSS reading. */
-const SETTLE_MS = 2_000;
+export const SETTLE_MS = 2_000;
 
 export interface MemoryRun {
   wanted: number;

@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { closeAll, openMany } from "../connections.ts";
 import { pssParts, sumPss, type PssParts, type PssSum } from "../proc-tree.ts";
+import { SETTLE_MS } from "./memory.ts";
 import { ROOT } from "../server.ts";
 
 /** The Makefile's `bun build` flags for dist/pop3d, less its --define's (which only set strings). */
@@ -29,8 +30,6 @@ export const MAKEFILE_BUILD_FLAGS = [
   "--no-compile-autoload-bunfig",
 ];
 
-/** As the memory step: time for allocators and collectors to settle before a PSS reading. */
-const SETTLE_MS = 2_000;
 const START_TIMEOUT_MS = 10_000;
 
 export interface FloorCase {
