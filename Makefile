@@ -52,8 +52,9 @@ dist/build-info: FORCE node_modules/.installed
 
 # --bytecode: start-up needs no parsing. --splitting: every require()d module (launch modes,
 # --check-config, the mbox/Cyrus stores, Murder) is its own chunk, loaded only by a process that
-# runs it. --smol: JSC's smaller heap; a process forked for one session keeps ~0.6 MB less,
-# with no CPU cost we could measure per session (one-session or standalone under load).
+# runs it. --smol: JSC's smaller heap; a process forked for one session keeps ~0.3 MB less
+# (~0.5 MB logged in). Its price is one collection during start-up (the greeting 1.5-2 ms later
+# by the process's own clock), which master's fork-to-greeting figures do not show above their spread.
 $(BINARY): node_modules/.installed $(SOURCES) dist/build-info
 	@mkdir -p dist
 	$(BUN) build --compile --minify --bytecode --format=esm --splitting --compile-exec-argv=--smol \
