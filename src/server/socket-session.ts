@@ -45,8 +45,7 @@ export interface SessionStarter {
 
 /** Deps for a process that serves several sessions at once: whatever is per process must become per session. */
 export function manySessionDeps(deps: SessionDeps): SessionDeps {
-  const settler = processLoginSettler;
-  return { ...deps, settings: { ...deps.settings, telemetryPerSession: true }, loggedIn: () => settler.loggedIn() };
+  return { ...deps, settings: { ...deps.settings, telemetryPerSession: true }, loggedIn: () => processLoginSettler.loggedIn() };
 }
 
 function startSession(socket: Socket<SocketData>, starter: SessionStarter): void {

@@ -203,7 +203,7 @@ export class MaildirMaildrop implements Maildrop {
         const target = nameWithSeenFlag(file.name) ?? file.name;
         if (file.subdir === "cur" && target === file.name) return;
         renameSync(path, `${this.dir}/cur/${target}`);
-        (this.moved ??= new Map()).set(index, { subdir: "cur", name: target });
+        this.movedTo(index, { subdir: "cur", name: target });
       });
     } catch {
       // A missing \Seen flag is cosmetic; it must not turn a successful QUIT into an error.
